@@ -130,11 +130,15 @@ def normalise_mac(mac, option='mac'):
     return text
 
 
-def validate(params, have):
-    """Check every option before anything changes. ``have`` is the normalised current state (or None)."""
+def validate_static(params):
+    """Checks that need no kernel: run before the namespace is even opened. Normalises ``mac`` in place."""
     validate_ifname(params['name'])
     if params.get('mac') is not None:
         params['mac'] = normalise_mac(params['mac'])
+
+
+def validate(params, have):
+    """Checks that depend on the current state (``have``, normalised): run before anything changes."""
     if params.get('state') == 'absent':
         return
     existing = have if have and have.get('state') == 'present' else None

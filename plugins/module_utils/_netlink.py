@@ -88,9 +88,15 @@ def pyroute2_version():
     return tuple(parts) if parts else None
 
 
+def errno_name(code):
+    if code == errno.EOPNOTSUPP:
+        return 'EOPNOTSUPP'  # same number as ENOTSUP, which errorcode picks; netlink users know this name
+    return errno.errorcode.get(code, str(code))
+
+
 def describe_errno(code):
     words = _ERRNO_WORDS.get(code) or os.strerror(code)
-    return '%s (%s)' % (words, errno.errorcode.get(code, code))
+    return '%s (%s)' % (words, errno_name(code))
 
 
 def _netns_path(netns):
@@ -178,7 +184,7 @@ class Netlink(object):
             where = ' in network namespace %r' % self.netns if self.netns else ''
             raise NetlinkOperationError(
                 'Cannot %s%s: %s.' % (what, where, describe_errno(exc.code)),
-                errno=errno.errorcode.get(exc.code, exc.code),
+                errno=errno_name(exc.code),
             )
 
     # ---- reads -------------------------------------------------------------------------------------------

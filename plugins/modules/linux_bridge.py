@@ -294,6 +294,7 @@ from ansible_collections.kvmnet.bridge.plugins.module_utils._bridge import (
     normalise,
     plan,
     validate,
+    validate_static,
 )
 from ansible_collections.kvmnet.bridge.plugins.module_utils._common import (
     NETNS_ARGSPEC,
@@ -364,6 +365,7 @@ class LinuxBridgeManager(object):
         return Operation(step['action'], name, step['attributes'], apply=apply, revert=revert)
 
     def run(self):
+        validate_static(self.params)
         with Netlink(self.params['netns']) as netlink:
             before = self.read(netlink)
             validate(self.params, before)
