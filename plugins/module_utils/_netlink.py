@@ -5,8 +5,11 @@
 - opens a socket in a network namespace with ``flags=0``: a missing namespace is an error, never created;
 - hides the pyroute2 0.7 .. 0.9 differences (namespace opening, list vs tuple results, attribute access);
 - turns ``NetlinkError`` codes into :class:`NetlinkOperationError` with words naming the interface and operation;
-- reads single links with ``link('get')`` and a bridge's ports with a dump the KERNEL filters (``IFLA_MASTER``),
-  never a full dump decoded in Python;
+- reads single links with RTM_GETLINK by name and a bridge's ports with a dump the KERNEL filters
+  (``IFLA_MASTER``), never a full dump decoded in Python;
+- keeps no-op runs cheap: reads go through a plain rtnetlink socket decoded by pyroute2's message classes
+  (``ifinfmsg``), so only the codec is imported (~30 ms). ``IPRoute`` and its event loop machinery (~50-100 ms
+  more) are imported and opened only when there is something to write.
 - returns plain dicts (no pyroute2 objects leave this file), so the logic above it is testable without a kernel.
 """
 
@@ -14,8 +17,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import ctypes
 import errno
 import os
+import socket
+import struct
 import traceback
 
 from ansible_collections.kvmnet.bridge.plugins.module_utils._common import (
@@ -23,19 +29,88 @@ from ansible_collections.kvmnet.bridge.plugins.module_utils._common import (
     ValidationError,
 )
 
+
+
+
+def _register_bare_package():
+    """Make ``pyroute2`` importable WITHOUT running its package ``__init__``.
+
+    ``import pyroute2`` eagerly imports everything (NDB, IPDB, conntrack, nftables, asyncio helpers): measured
+    130-160 ms, more than half of a no-op task. The parent package is registered as a bare package of its own
+    directory, so only the submodules asked for load. Callers fall back to the plain import if a pyroute2
+    release does not import that way: always correct, only slower.
+    """
+    import importlib.util
+    import sys
+    import types
+
+    if 'pyroute2' in sys.modules:
+        return
+    spec = importlib.util.find_spec('pyroute2')
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError('No module named pyroute2')
+    shell = types.ModuleType('pyroute2')
+    shell.__path__ = list(spec.submodule_search_locations)
+    shell.__spec__ = spec
+    shell.__file__ = spec.origin
+    shell.__package__ = 'pyroute2'
+    sys.modules['pyroute2'] = shell
+
+
+def _import(loader):
+    """Run ``loader`` against the bare package; on failure, against the fully imported package."""
+    import importlib
+    import sys
+
+    _register_bare_package()
+    try:
+        return loader(importlib)
+    except (ImportError, AttributeError):
+        for name in [name for name in sys.modules if name == 'pyroute2' or name.startswith('pyroute2.')]:
+            del sys.modules[name]
+        importlib.import_module('pyroute2')
+        return loader(importlib)
+
+
+def _codec_parts(importlib):
+    try:
+        version = importlib.import_module('pyroute2.config.version').__version__
+    except ImportError:
+        version = None  # Debian's package has no version module
+    return dict(
+        ifinfmsg=importlib.import_module('pyroute2.netlink.rtnl.ifinfmsg').ifinfmsg,
+        NetlinkError=importlib.import_module('pyroute2.netlink.exceptions').NetlinkError,
+        version=version,
+    )
+
+
+def _writer_parts(importlib):
+    try:
+        netns_class = importlib.import_module('pyroute2.nslink.nslink').NetNS  # 0.7 / 0.8
+    except ImportError:
+        netns_class = None  # 0.9: IPRoute(netns=...) does it
+    return dict(IPRoute=importlib.import_module('pyroute2.iproute.linux').IPRoute, NetNS=netns_class)
+
+
 PYROUTE2_IMPORT_ERROR = None
+_CODEC = {}
 try:
-    import pyroute2
-    from pyroute2.netlink import NLM_F_DUMP, NLM_F_REQUEST
-    from pyroute2.netlink.exceptions import NetlinkError
-    from pyroute2.netlink.rtnl import RTM_GETLINK
-    from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+    _CODEC = _import(_codec_parts)
 except ImportError:
     PYROUTE2_IMPORT_ERROR = traceback.format_exc()
+
+NetlinkError = _CODEC.get('NetlinkError', OSError)  # pyroute2's, or a stand-in so ``except`` clauses stay valid
 
 PYROUTE2_MINIMUM_VERSION = (0, 7)
 NETNS_RUN_DIR = '/run/netns'
 IFF_UP = 0x1
+CLONE_NEWNET = 0x40000000
+RTM_GETLINK = 18
+NLMSG_ERROR = 2
+NLMSG_DONE = 3
+NLM_F_REQUEST = 0x1
+NLM_F_DUMP = 0x300
+_NLMSG_HEADER = struct.Struct('=LHHLL')
 
 # Bridge attributes read from IFLA_INFO_DATA, by their netlink names; values are raw kernel units.
 BRIDGE_ATTRIBUTES = (
@@ -65,20 +140,16 @@ _ERRNO_WORDS = {
 def pyroute2_version():
     """The installed pyroute2 version as a tuple of ints, or None if it cannot be told.
 
-    Read from the package metadata first: Debian 12's package reports ``__version__ == 'unknown'``.
+    From ``pyroute2.config.version``; Debian 12's package has no such module (its ``__version__`` is
+    ``'unknown'``), so the package metadata is read then.
     """
-    raw = None
-    try:
-        from importlib.metadata import PackageNotFoundError, version
-    except ImportError:  # Python < 3.8 on the target
-        version = None
-    if version is not None:
+    raw = _CODEC.get('version')
+    if raw is None:
         try:
+            from importlib.metadata import version
             raw = version('pyroute2')
-        except PackageNotFoundError:
+        except ImportError:  # Python < 3.8 on the target; PackageNotFoundError is an ImportError too
             raw = None
-    if raw is None and PYROUTE2_IMPORT_ERROR is None:
-        raw = getattr(pyroute2, '__version__', None)
     parts = []
     for piece in str(raw or '').split('.'):
         digits = ''.join(char for char in piece if char.isdigit())
@@ -131,11 +202,18 @@ def _link_to_dict(msg):
 
 
 class Netlink(object):
-    """A netlink (rtnetlink) socket, optionally inside a network namespace. Use as a context manager."""
+    """rtnetlink, optionally inside a network namespace. Use as a context manager.
+
+    Reads use a plain ``AF_NETLINK`` socket opened in the namespace (setns around ``socket()``: the socket stays
+    bound to the namespace it was created in). Writes use pyroute2's ``IPRoute`` (``NetNS`` on 0.7/0.8), opened
+    on the first write only.
+    """
 
     def __init__(self, netns=None):
         self.netns = netns
-        self._ipr = None
+        self._socket = None
+        self._sequence = 0
+        self._writer = None
 
     def __enter__(self):
         self.open()
@@ -144,81 +222,140 @@ class Netlink(object):
     def __exit__(self, *exc_info):
         self.close()
 
+    def _where(self):
+        return ' in network namespace %r' % self.netns if self.netns else ''
+
     def open(self):
-        if self.netns:
-            if not os.path.exists(_netns_path(self.netns)):
-                raise ValidationError(
-                    'Network namespace %r does not exist (no %s). Create it first (for example `ip netns add %s`):'
-                    ' kvmnet.bridge never creates a namespace implicitly.'
-                    % (self.netns, _netns_path(self.netns), self.netns),
-                    netns=self.netns,
-                )
-            try:
-                try:
-                    # pyroute2 >= 0.9
-                    self._ipr = pyroute2.IPRoute(netns=self.netns, flags=0)
-                except TypeError:
-                    # pyroute2 0.7 / 0.8: NetNS forks a helper process inside the namespace
-                    self._ipr = pyroute2.NetNS(self.netns, flags=0)
-            except OSError as exc:
-                raise NetlinkOperationError(
-                    'Cannot enter network namespace %r: %s' % (self.netns, describe_errno(exc.errno or errno.EIO)),
-                    netns=self.netns,
-                )
-        else:
-            self._ipr = pyroute2.IPRoute()
-        status = getattr(self._ipr, 'status', None)
-        if isinstance(status, dict) and 'nlm_generator' not in status:
-            # pyroute2 0.9's synchronous nlm_request() reads this key but the sync facade never sets it.
-            status['nlm_generator'] = False
-
-    def close(self):
-        if self._ipr is not None:
-            self._ipr.close()
-            self._ipr = None
-
-    def _call(self, what, function, *args, **kwargs):
+        if not self.netns:
+            self._socket = self._new_socket()
+            return
+        path = _netns_path(self.netns)
+        if not os.path.exists(path):
+            raise ValidationError(
+                'Network namespace %r does not exist (no %s). Create it first (for example `ip netns add %s`):'
+                ' kvmnet.bridge never creates a namespace implicitly.' % (self.netns, path, self.netns),
+                netns=self.netns,
+            )
         try:
-            return function(*args, **kwargs)
-        except NetlinkError as exc:
-            where = ' in network namespace %r' % self.netns if self.netns else ''
+            own = os.open('/proc/self/ns/net', os.O_RDONLY)
+            try:
+                target = os.open(path, os.O_RDONLY)
+                try:
+                    _setns(target)
+                    try:
+                        self._socket = self._new_socket()
+                    finally:
+                        _setns(own)
+                finally:
+                    os.close(target)
+            finally:
+                os.close(own)
+        except OSError as exc:
             raise NetlinkOperationError(
-                'Cannot %s%s: %s.' % (what, where, describe_errno(exc.code)),
-                errno=errno_name(exc.code),
+                'Cannot enter network namespace %r: %s.' % (self.netns, describe_errno(exc.errno or errno.EIO)),
+                netns=self.netns,
             )
 
+    @staticmethod
+    def _new_socket():
+        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)  # 0 = NETLINK_ROUTE
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        sock.bind((0, 0))
+        return sock
+
+    def close(self):
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
     # ---- reads -------------------------------------------------------------------------------------------
+
+    def _request(self, attrs, dump):
+        """Send one RTM_GETLINK with ``attrs`` and return the decoded replies; errors raise OSError(errno)."""
+        self._sequence += 1
+        message = _CODEC['ifinfmsg']()
+        message['family'] = 0
+        message['attrs'] = attrs
+        message['header']['type'] = RTM_GETLINK
+        message['header']['flags'] = NLM_F_REQUEST | (NLM_F_DUMP if dump else 0)
+        message['header']['sequence_number'] = self._sequence
+        message.encode()
+        self._socket.send(message.data)
+        replies = []
+        while True:
+            data = self._socket.recv(1 << 20)
+            offset = 0
+            while offset < len(data):
+                length, kind, dummy, sequence, dummy = _NLMSG_HEADER.unpack_from(data, offset)
+                if length < _NLMSG_HEADER.size:
+                    raise OSError(errno.EBADMSG, 'truncated netlink message')
+                if sequence == self._sequence:
+                    if kind == NLMSG_DONE:
+                        return replies
+                    if kind == NLMSG_ERROR:
+                        code = -struct.unpack_from('=i', data, offset + _NLMSG_HEADER.size)[0]
+                        if code:
+                            raise OSError(code, os.strerror(code))
+                        return replies
+                    reply = _CODEC['ifinfmsg'](data[offset:offset + length])
+                    reply.decode()
+                    replies.append(reply)
+                offset += (length + 3) & ~3
+            if not dump and replies:
+                return replies
 
     def get_link(self, name):
         """The link called ``name`` as a dict, or None if there is none."""
         try:
-            messages = self._ipr.link('get', ifname=name)
-        except NetlinkError as exc:
-            if exc.code == errno.ENODEV:
+            replies = self._request([('IFLA_IFNAME', name)], dump=False)
+        except OSError as exc:
+            if exc.errno == errno.ENODEV:
                 return None
-            raise NetlinkOperationError('Cannot read interface %r: %s.' % (name, describe_errno(exc.code)))
-        return _link_to_dict(list(messages)[0])
-
-    def get_link_by_index(self, index):
-        messages = self._call('read interface #%s' % index, self._ipr.link, 'get', index=index)
-        return _link_to_dict(list(messages)[0])
+            raise NetlinkOperationError(
+                'Cannot read interface %r%s: %s.' % (name, self._where(), describe_errno(exc.errno)))
+        return _link_to_dict(replies[0])
 
     def ports(self, master_index):
-        """The links enslaved to ``master_index``; the kernel filters the dump (IFLA_MASTER), Python never sees
-        the other interfaces."""
-        request = ifinfmsg()
-        request['family'] = 0
-        request['attrs'] = [('IFLA_MASTER', master_index)]
-        messages = self._call(
-            'list the ports of interface #%s' % master_index,
-            self._ipr.nlm_request,
-            request,
-            msg_type=RTM_GETLINK,
-            msg_flags=NLM_F_REQUEST | NLM_F_DUMP,
-        )
-        return [_link_to_dict(message) for message in messages if message.get_attr('IFLA_MASTER') == master_index]
+        """The links enslaved to ``master_index``. The kernel filters the dump (IFLA_MASTER): Python never
+        decodes the other interfaces."""
+        try:
+            replies = self._request([('IFLA_MASTER', master_index)], dump=True)
+        except OSError as exc:
+            raise NetlinkOperationError('Cannot list the ports of interface #%s%s: %s.'
+                                        % (master_index, self._where(), describe_errno(exc.errno)))
+        return [_link_to_dict(reply) for reply in replies if reply.get_attr('IFLA_MASTER') == master_index]
 
     # ---- writes ------------------------------------------------------------------------------------------
+
+    def _ipr(self):
+        if self._writer is None:
+            parts = _import(_writer_parts)
+            if not self.netns:
+                self._writer = parts['IPRoute']()
+            else:
+                try:
+                    self._writer = parts['IPRoute'](netns=self.netns, flags=0)  # pyroute2 >= 0.9
+                except TypeError:
+                    # pyroute2 0.7 / 0.8: NetNS forks a helper process inside the namespace
+                    self._writer = parts['NetNS'](self.netns, flags=0)
+        return self._writer
+
+    def _call(self, what, method, *args, **kwargs):
+        try:
+            return getattr(self._ipr(), method)(*args, **kwargs)
+        except NetlinkError as exc:
+            raise NetlinkOperationError(
+                'Cannot %s%s: %s.' % (what, self._where(), describe_errno(exc.code)),
+                errno=errno_name(exc.code),
+            )
+        except OSError as exc:  # e.g. entering the namespace
+            raise NetlinkOperationError(
+                'Cannot %s%s: %s.' % (what, self._where(), describe_errno(exc.errno or errno.EIO)),
+                errno=errno_name(exc.errno or errno.EIO),
+            )
 
     def add_link(self, name, kind, address=None, mtu=None, kind_data=None):
         """Create a link; ``kind_data`` holds kind-specific attributes by pyroute2 keyword (e.g. br_stp_state)."""
@@ -227,7 +364,7 @@ class Netlink(object):
             kwargs['address'] = address
         if mtu is not None:
             kwargs['mtu'] = mtu
-        self._call('create %s %r' % (kind, name), self._ipr.link, 'add', ifname=name, kind=kind, **kwargs)
+        self._call('create %s %r' % (kind, name), 'link', 'add', ifname=name, kind=kind, **kwargs)
 
     def set_link(self, name, index, kind=None, address=None, mtu=None, up=None, kind_data=None):
         """Change attributes of an existing link in place (one RTM_NEWLINK request)."""
@@ -243,7 +380,18 @@ class Netlink(object):
         if not kwargs:
             return
         described = ', '.join('%s=%s' % (key, kwargs[key]) for key in sorted(kwargs) if key != 'kind')
-        self._call('set %s on %r' % (described, name), self._ipr.link, 'set', index=index, **kwargs)
+        self._call('set %s on %r' % (described, name), 'link', 'set', index=index, **kwargs)
 
     def delete_link(self, name, index):
-        self._call('delete interface %r' % name, self._ipr.link, 'del', index=index)
+        self._call('delete interface %r' % name, 'link', 'del', index=index)
+
+
+def _setns(fd):
+    """Move this thread into the network namespace behind ``fd`` (os.setns from Python 3.12, else libc)."""
+    if hasattr(os, 'setns'):
+        os.setns(fd, CLONE_NEWNET)
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, CLONE_NEWNET) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
