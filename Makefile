@@ -1,0 +1,38 @@
+# Entry points for developers and CI. Every target is a thin wrapper over a script in scripts/ (see there).
+SHELL := /bin/bash
+
+.PHONY: bootstrap lint sanity unit integration test demo bench clean
+
+# Debian packages + .venv and .venv-pyroute2-0.7 (fast when already done)
+bootstrap:
+	scripts/bootstrap.sh
+
+# ruff, shellcheck, ansible-lint, antsibull-changelog lint
+lint: bootstrap
+	scripts/lint.sh
+
+# ansible-test sanity --venv --python 3.11 on a copy in build/ansible_collections/kvmnet/bridge
+sanity: bootstrap
+	scripts/sanity.sh
+
+# pytest tests/unit against the copy (no tests collected = failure)
+unit: bootstrap
+	scripts/unit.sh
+
+# ansible-test integration --local, once per pyroute2 virtualenv, each inside a throwaway network namespace
+integration: bootstrap
+	scripts/integration.sh
+
+# bootstrap + lint + sanity + unit + integration, with a summary of results and timings; non-zero on any failure
+test:
+	scripts/test.sh
+
+# the built-in lab and the benchmarks (scripts maintained with the modules)
+demo:
+	scripts/demo.sh
+
+bench:
+	scripts/bench.sh
+
+clean:
+	rm -rf build tests/output
