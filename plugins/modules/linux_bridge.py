@@ -19,7 +19,7 @@ description:
   - Attributes are changed in place. The module never deletes and re-creates a bridge to change it, because that
     would drop the ports and the guests' taps.
   - Options you leave unset are not changed on an existing bridge. When the module creates a bridge, it uses
-    defaults for a KVM host: O(stp=false) and O(forward_delay=0), so a new guest tap forwards frames at once.
+    defaults for a KVM host, O(stp=false) and O(forward_delay=0), so a new guest tap forwards frames at once.
     The kernel's default would delay them by 2 x 15 seconds, long enough for DHCP or PXE in a booting guest to
     time out.
   - All or nothing. If a request fails, the requests already sent are reverted and the module fails, naming the
