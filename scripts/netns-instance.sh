@@ -39,6 +39,7 @@ fi
 kvmnet_namespaces() { ip netns list 2>/dev/null | awk '$1 ~ /^kvmnet-/ {print $1}' | sort; }
 BEFORE="$(kvmnet_namespaces)"
 
+CREATED=0  # 1 once `ip netns add` succeeded: never delete a namespace this run did not create
 RUNNER=""  # PID of `ip netns exec` (execs unshare); its only child is the instance's PID 1
 
 # PID 1 of the instance's PID namespace (the child of unshare), empty when gone.
@@ -71,7 +72,7 @@ cleanup() {
     local rc=$? pid after new
     trap - EXIT INT TERM HUP
     stop_runner TERM
-    if ip netns list 2>/dev/null | awk '{print $1}' | grep -qxF "$NS"; then
+    if ((CREATED)); then
         # processes still in the instance (only possible if something entered it from outside the PID namespace)
         for pid in $(ip netns pids "$NS" 2>/dev/null); do
             log "killing leftover PID $pid"
@@ -92,6 +93,7 @@ trap 'log "terminated"; stop_runner TERM; exit 143' TERM
 trap 'log "hangup"; stop_runner TERM; exit 129' HUP
 
 ip netns add "$NS"
+CREATED=1
 ip -n "$NS" link set lo up
 export KVMNET_NETNS="$NS"
 
