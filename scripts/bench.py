@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) kvmnet.bridge contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """`make bench`: per-task cost of a no-op kvmnet.bridge.linux_bridge task against ansible.builtin.ping.
@@ -54,7 +53,7 @@ def main():
     )
     bin_dir = os.path.dirname(sys.executable)
     run = subprocess.run([os.path.join(bin_dir, 'ansible-playbook'), '-i', 'localhost,', '-c', 'local', book],
-                         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
     if run.returncode != 0:
         sys.stdout.write(run.stdout[-5000:])
         sys.exit('benchmark playbook failed (rc=%d)' % run.returncode)

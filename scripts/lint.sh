@@ -8,6 +8,7 @@
 #   ansible-lint           playbooks, roles, task files, galaxy.yml, YAML style via its yamllint-based `yaml` rule
 #                          (.ansible-lint); sees the collection through build/ so kvmnet.bridge.* modules resolve
 #   antsibull-changelog    changelog fragments and changelogs/changelog.yaml
+#   ansible-doc            every module's documentation renders, without errors or warnings
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -48,6 +49,24 @@ lint_args=()
 check ansible-lint env ANSIBLE_COLLECTIONS_PATH="$ROOT/build" ansible-lint "${lint_args[@]}"
 
 check antsibull-changelog sh -c 'antsibull-changelog lint && antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml'
+
+# Every module's docs render (ansible-doc prints [ERROR]/[WARNING] but may still exit 0 for some problems).
+ansible_doc_renders() {
+    local module out rc=0
+    for module in plugins/modules/*.py; do
+        module="kvmnet.bridge.$(basename "$module" .py)"
+        if ! out=$(ANSIBLE_COLLECTIONS_PATH="$ROOT/build" ansible-doc -t module "$module" 2>&1) ||
+            grep -qE '^\[(ERROR|WARNING)\]' <<<"$out"; then
+            echo "$out" | head -n 20
+            echo "ansible-doc $module: FAILED"
+            rc=1
+        else
+            echo "ansible-doc $module: $(wc -l <<<"$out") lines"
+        fi
+    done
+    return "$rc"
+}
+check ansible-doc ansible_doc_renders
 
 echo
 if ((${#failed[@]})); then

@@ -30,8 +30,6 @@ from ansible_collections.kvmnet.bridge.plugins.module_utils._common import (
 )
 
 
-
-
 def _register_bare_package():
     """Make ``pyroute2`` importable WITHOUT running its package ``__init__``.
 

@@ -27,7 +27,7 @@ description:
   - Every option is validated before anything changes. Bad input fails with a message that names the value and
     the accepted range or form.
 author:
-  - kvmnet.bridge maintainers
+  - kvmnet.bridge maintainers (@kvmnet)
 extends_documentation_fragment:
   - kvmnet.bridge.attributes
   - kvmnet.bridge.attributes.NETLINK_GROUP

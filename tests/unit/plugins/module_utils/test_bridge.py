@@ -147,8 +147,8 @@ def test_in_range_values_pass(kwargs, have):
 # ---- normalisation -------------------------------------------------------------------------------------------
 
 def test_normalise_converts_units():
-    state = normalise('kvmbr0', link(IFLA_BR_FORWARD_DELAY=250, IFLA_BR_STP_STATE=2), [dict(name='vnet1'),
-                                                                                        dict(name='eth0')])
+    ports = [dict(name='vnet1'), dict(name='eth0')]
+    state = normalise('kvmbr0', link(IFLA_BR_FORWARD_DELAY=250, IFLA_BR_STP_STATE=2), ports)
     assert state['forward_delay'] == 2.5
     assert state['hello_time'] == 2 and isinstance(state['hello_time'], int)
     assert state['ageing_time'] == 300
