@@ -64,7 +64,7 @@ for venv in "${VENVS[@]}"; do
         export ANSIBLE_TEST_CONTENT_ROOT="$tree"
         exec "$ROOT/scripts/netns-instance.sh" "it-$label" -- \
             ansible-test integration --local --python 3.11 --python-interpreter "$py" --allow-destructive \
-            --continue-on-error --color no -v "$@"
+            --continue-on-error --color no "$@"
     ) || rc=$?
     results+=("$venv (pyroute2 $pyroute2): $([[ $rc -eq 0 ]] && echo passed || echo "FAILED rc=$rc") in $((SECONDS - start))s")
     ((rc == 0)) || failed=1

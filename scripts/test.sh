@@ -47,4 +47,7 @@ total=$(awk -v a="$total_start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b 
 printf '\n########## summary ##########\n'
 printf '%s\n' "${summary[@]}"
 printf '%-12s %s  %8ss\n' total "$( ((failed)) && echo FAILED || echo passed)" "$total"
+passed_count=$(printf '%s\n' "${summary[@]}" | grep -c ' passed ' || true)
+failed_count=$(printf '%s\n' "${summary[@]}" | grep -c ' FAILED ' || true)
+printf 'stages: %d passed, %d failed\n' "$passed_count" "$failed_count"
 exit "$failed"
