@@ -172,30 +172,60 @@ def _netns_path(netns):
     return netns if netns.startswith('/') else os.path.join(NETNS_RUN_DIR, netns)
 
 
+def _nla_dict(nla):
+    """All decoded attributes of a nested attribute as {NAME: value} (undecoded 'UNKNOWN' ones left out)."""
+    if nla is None:
+        return {}
+    result = {}
+    for item in nla.get('attrs', []):
+        name, value = item[0], item[1]
+        if name != 'UNKNOWN':
+            result[name] = value
+    return result
+
+
+_STATS_KEYS = ('rx_packets', 'tx_packets', 'rx_bytes', 'tx_bytes', 'rx_errors', 'tx_errors', 'rx_dropped',
+               'tx_dropped')
+
+
 def _link_to_dict(msg):
-    """A plain dict of the link attributes the collection uses (raw kernel units)."""
+    """A plain dict of the link attributes the collection uses (raw kernel units).
+
+    ``bridge``: IFLA_BR_* of a bridge; ``port``: IFLA_BRPORT_* of a bridge port (None when not a bridge port);
+    ``stats``: the IFLA_STATS64 counters.
+    """
     linkinfo = msg.get_attr('IFLA_LINKINFO')
     kind = linkinfo.get_attr('IFLA_INFO_KIND') if linkinfo is not None else None
     info_data = linkinfo.get_attr('IFLA_INFO_DATA') if linkinfo is not None else None
+    slave_kind = linkinfo.get_attr('IFLA_INFO_SLAVE_KIND') if linkinfo is not None else None
     bridge = {}
     if kind == 'bridge' and info_data is not None:
         for name in BRIDGE_ATTRIBUTES:
             value = info_data.get_attr(name)
             if value is not None:
                 bridge[name] = value
+    port = None
+    if slave_kind == 'bridge':
+        port = _nla_dict(linkinfo.get_attr('IFLA_INFO_SLAVE_DATA'))
+    stats64 = msg.get_attr('IFLA_STATS64')
+    stats = dict((key, stats64[key]) for key in _STATS_KEYS) if stats64 is not None else {}
     address = msg.get_attr('IFLA_ADDRESS')
     perm_address = msg.get_attr('IFLA_PERM_ADDRESS')
     return dict(
         index=msg['index'],
         name=msg.get_attr('IFLA_IFNAME'),
         kind=kind,
+        link_type=msg['ifi_type'],
         mtu=msg.get_attr('IFLA_MTU'),
         address=address.lower() if address else None,
         perm_address=perm_address.lower() if perm_address else None,
         up=bool(msg['flags'] & IFF_UP),
         operstate=msg.get_attr('IFLA_OPERSTATE'),
+        carrier=msg.get_attr('IFLA_CARRIER'),
         master=msg.get_attr('IFLA_MASTER'),
         bridge=bridge,
+        port=port,
+        stats=stats,
     )
 
 
