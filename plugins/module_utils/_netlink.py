@@ -77,6 +77,8 @@ def _codec_parts(importlib):
         version = None  # Debian's package has no version module
     return dict(
         ifinfmsg=importlib.import_module('pyroute2.netlink.rtnl.ifinfmsg').ifinfmsg,
+        ifaddrmsg=importlib.import_module('pyroute2.netlink.rtnl.ifaddrmsg').ifaddrmsg,
+        rtmsg=importlib.import_module('pyroute2.netlink.rtnl.rtmsg').rtmsg,
         NetlinkError=importlib.import_module('pyroute2.netlink.exceptions').NetlinkError,
         version=version,
     )
@@ -104,6 +106,12 @@ NETNS_RUN_DIR = '/run/netns'
 IFF_UP = 0x1
 CLONE_NEWNET = 0x40000000
 RTM_GETLINK = 18
+RTM_GETADDR = 22
+RTM_GETROUTE = 26
+RT_TABLE_MAIN = 254
+RT_TABLE_LOCAL = 255
+RTPROT_KERNEL = 2
+IFA_F_NODAD = 0x02
 NLMSG_ERROR = 2
 NLMSG_DONE = 3
 NLM_F_REQUEST = 0x1
@@ -302,12 +310,19 @@ class Netlink(object):
     # ---- reads -------------------------------------------------------------------------------------------
 
     def _request(self, attrs, dump):
-        """Send one RTM_GETLINK with ``attrs`` and return the decoded replies; errors raise OSError(errno)."""
+        """RTM_GETLINK with ``attrs``; see :meth:`_query`."""
+        return self._query('ifinfmsg', RTM_GETLINK, 0, attrs, dump)
+
+    def _query(self, codec, msg_type, family, attrs, dump):
+        """Send one request (message class ``_CODEC[codec]``) and return the decoded replies.
+
+        Errors raise OSError(errno). Replies to other sequence numbers are skipped.
+        """
         self._sequence += 1
-        message = _CODEC['ifinfmsg']()
-        message['family'] = 0
+        message = _CODEC[codec]()
+        message['family'] = family
         message['attrs'] = attrs
-        message['header']['type'] = RTM_GETLINK
+        message['header']['type'] = msg_type
         message['header']['flags'] = NLM_F_REQUEST | (NLM_F_DUMP if dump else 0)
         message['header']['sequence_number'] = self._sequence
         message.encode()
@@ -328,7 +343,7 @@ class Netlink(object):
                         if code:
                             raise OSError(code, os.strerror(code))
                         return replies
-                    reply = _CODEC['ifinfmsg'](data[offset:offset + length])
+                    reply = _CODEC[codec](data[offset:offset + length])
                     reply.decode()
                     replies.append(reply)
                 offset += (length + 3) & ~3
