@@ -40,3 +40,27 @@ attributes:
     membership:
       - kvmnet.bridge.netlink
 '''
+
+    # Read-only modules (the *_info modules): nothing to predict, nothing to diff.
+    INFO = r'''
+options: {}
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details:
+      - The module only reads; it runs the same in check mode.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: N/A
+    details:
+      - The module never changes anything.
+  idempotent:
+    description:
+      - When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
+    support: full
+  platform:
+    description: Target OS/families that can be operated against.
+    support: N/A
+    platforms: linux
+'''
