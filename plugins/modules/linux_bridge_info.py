@@ -327,14 +327,16 @@ bridges:
           description: VLAN ID, or V(null) when the entry has none.
           type: int
         local:
-          description: Whether the MAC is an address of the bridge or of one of its ports (C(permanent) in C(bridge fdb)).
+          description:
+            - Whether the MAC is an address of the bridge or of one of its ports (C(permanent) in C(bridge fdb)).
           type: bool
         static:
           description: Whether the entry was added as C(static) (it never ages).
           type: bool
         ageing_timer:
           description:
-            - Seconds since the entry was last refreshed. A learned entry is dropped when this reaches RV(bridges.ageing_time).
+            - Seconds since the entry was last refreshed. A learned entry is dropped when this reaches
+              RV(bridges.ageing_time).
             - V(0) for local and static entries, which never age (as C(brctl showmacs) shows them).
           type: float
           sample: 3.05
@@ -410,7 +412,7 @@ text:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kvmnet.bridge.plugins.module_utils._bridge import validate_ifname
-from ansible_collections.kvmnet.bridge.plugins.module_utils._bridge_info import bridge_facts, brctl_text
+from ansible_collections.kvmnet.bridge.plugins.module_utils._bridge_info import brctl_text, bridge_facts
 from ansible_collections.kvmnet.bridge.plugins.module_utils._common import (
     NETNS_ARGSPEC,
     require_library,
