@@ -27,6 +27,7 @@ declare -A PKG_FOR=(
     [tar]=tar            # copying the collection tree
     [diff]=diffutils     # root-netns guard
     [shellcheck]=shellcheck  # ansible-test sanity "shellcheck" (skipped with a warning when missing)
+    [ping]=iputils-ping  # bridge_port migration test: pings every 10 ms across the move
     [brctl]=bridge-utils # linux_bridge_info test: our brctl layouts against the real brctl
 )
 missing=()

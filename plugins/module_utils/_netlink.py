@@ -28,6 +28,7 @@ from ansible_collections.kvmnet.bridge.plugins.module_utils._common import (
     NetlinkOperationError,
     ValidationError,
 )
+from ansible_collections.kvmnet.bridge.plugins.module_utils._iface import route_text
 
 
 def _register_bare_package():
@@ -112,6 +113,10 @@ RT_TABLE_MAIN = 254
 RT_TABLE_LOCAL = 255
 RTPROT_KERNEL = 2
 IFA_F_NODAD = 0x02
+AF_BRIDGE = 7
+RTEXT_FILTER_BRVLAN = 2
+BRIDGE_VLAN_INFO_PVID = 0x2
+BRIDGE_VLAN_INFO_UNTAGGED = 0x4
 NLMSG_ERROR = 2
 NLMSG_DONE = 3
 NLM_F_REQUEST = 0x1
@@ -139,7 +144,8 @@ _ERRNO_WORDS = {
     errno.EOPNOTSUPP: 'this kernel (or this kind of interface) does not support it',
     errno.EBUSY: 'the device is busy (another process, for example QEMU, holds it)',
     errno.EPERM: 'permission denied: run the task as root (become: true)',
-    errno.EACCES: 'permission denied: run the task as root (become: true)',
+    errno.EACCES: 'access denied (not root? For an IPv6 address: IPv6 may be disabled on the interface,'
+                  ' sysctl net.ipv6.conf.<interface>.disable_ipv6)',
 }
 
 
@@ -393,7 +399,7 @@ class Netlink(object):
         """RTM_GETLINK with ``attrs``; see :meth:`_query`."""
         return self._query('ifinfmsg', RTM_GETLINK, 0, attrs, dump)
 
-    def _query(self, codec, msg_type, family, attrs, dump):
+    def _query(self, codec, msg_type, family, attrs, dump, fields=None):
         """Send one request (message class ``_CODEC[codec]``) and return the decoded replies.
 
         Errors raise OSError(errno). Replies to other sequence numbers are skipped.
@@ -402,6 +408,8 @@ class Netlink(object):
         message = _CODEC[codec]()
         message['family'] = family
         message['attrs'] = attrs
+        for key, value in (fields or {}).items():
+            message[key] = value
         message['header']['type'] = msg_type
         message['header']['flags'] = NLM_F_REQUEST | (NLM_F_DUMP if dump else 0)
         message['header']['sequence_number'] = self._sequence
@@ -441,6 +449,17 @@ class Netlink(object):
                 'Cannot read interface %r%s: %s.' % (name, self._where(), describe_errno(exc.errno)))
         return _link_to_dict(replies[0])
 
+    def get_link_by_index(self, index):
+        """The link with ifindex ``index`` as a dict, or None if there is none."""
+        try:
+            replies = self._query('ifinfmsg', RTM_GETLINK, 0, [], dump=False, fields=dict(index=index))
+        except OSError as exc:
+            if exc.errno == errno.ENODEV:
+                return None
+            raise NetlinkOperationError(
+                'Cannot read interface #%s%s: %s.' % (index, self._where(), describe_errno(exc.errno)))
+        return _link_to_dict(replies[0])
+
     def ports(self, master_index):
         """The links enslaved to ``master_index``. The kernel filters the dump (IFLA_MASTER): Python never
         decodes the other interfaces."""
@@ -450,6 +469,76 @@ class Netlink(object):
             raise NetlinkOperationError('Cannot list the ports of interface #%s%s: %s.'
                                         % (master_index, self._where(), describe_errno(exc.errno)))
         return [_link_to_dict(reply) for reply in replies if reply.get_attr('IFLA_MASTER') == master_index]
+
+    def addresses(self, index):
+        """IPv4 and IPv6 addresses of interface ``index`` as plain dicts (family 4 or 6, address, prefixlen,
+        scope: 0 global, 253 link, 254 host; flags)."""
+        try:
+            replies = self._query('ifaddrmsg', RTM_GETADDR, 0, [], dump=True)
+        except OSError as exc:
+            raise NetlinkOperationError('Cannot list the addresses of interface #%s%s: %s.'
+                                        % (index, self._where(), describe_errno(exc.errno)))
+        result = []
+        for reply in replies:
+            if reply['index'] != index:
+                continue  # RTM_GETADDR dumps are filtered by index only under strict checking; few entries anyway
+            result.append(dict(
+                family=6 if reply['family'] == socket.AF_INET6 else 4,
+                address=reply.get_attr('IFA_ADDRESS') if reply['family'] == socket.AF_INET6
+                else reply.get_attr('IFA_LOCAL') or reply.get_attr('IFA_ADDRESS'),
+                prefixlen=reply['prefixlen'],
+                scope=reply['scope'],
+                flags=reply.get_attr('IFA_FLAGS') or reply['flags'],
+            ))
+        return result
+
+    def routes(self, index):
+        """Routes whose output interface is ``index``, all tables but ``local``, as plain dicts."""
+        result = []
+        for family in (socket.AF_INET, socket.AF_INET6):
+            try:
+                replies = self._query('rtmsg', RTM_GETROUTE, family, [], dump=True)
+            except OSError as exc:
+                raise NetlinkOperationError(
+                    'Cannot list the routes%s: %s.' % (self._where(), describe_errno(exc.errno)))
+            for reply in replies:
+                table = reply.get_attr('RTA_TABLE') or reply['table']
+                if reply.get_attr('RTA_OIF') != index or table == RT_TABLE_LOCAL or reply.get_attr('RTA_MULTIPATH'):
+                    continue
+                result.append(dict(
+                    family=6 if family == socket.AF_INET6 else 4,
+                    dst=reply.get_attr('RTA_DST'),
+                    dst_len=reply['dst_len'],
+                    gateway=reply.get_attr('RTA_GATEWAY'),
+                    prefsrc=reply.get_attr('RTA_PREFSRC'),
+                    priority=reply.get_attr('RTA_PRIORITY'),
+                    table=table,
+                    protocol=reply['proto'],
+                    scope=reply['scope'],
+                    type=reply['type'],
+                ))
+        return result
+
+    def port_vlans(self, index):
+        """VLAN entries (vid, pvid, untagged) of bridge port ``index`` (needs a VLAN-filtering bridge)."""
+        try:
+            replies = self._query('ifinfmsg', RTM_GETLINK, AF_BRIDGE, [('IFLA_EXT_MASK', RTEXT_FILTER_BRVLAN)],
+                                  dump=True)
+        except OSError as exc:
+            raise NetlinkOperationError('Cannot list the VLANs of interface #%s%s: %s.'
+                                        % (index, self._where(), describe_errno(exc.errno)))
+        entries = []
+        for reply in replies:
+            if reply['index'] != index:
+                continue
+            spec = reply.get_attr('IFLA_AF_SPEC')
+            for item in (spec or {}).get('attrs', []):
+                if item[0] != 'IFLA_BRIDGE_VLAN_INFO':
+                    continue
+                info = item[1]
+                entries.append(dict(vid=info['vid'], pvid=bool(info['flags'] & BRIDGE_VLAN_INFO_PVID),
+                                    untagged=bool(info['flags'] & BRIDGE_VLAN_INFO_UNTAGGED)))
+        return entries
 
     def get_bridge(self, name):
         """Bridge ``name`` as a link dict with ``bridge_info`` (every IFLA_BR_* attribute), or None if there is no
@@ -569,6 +658,46 @@ class Netlink(object):
 
     def delete_link(self, name, index):
         self._call('delete interface %r' % name, 'link', 'del', index=index)
+
+    def set_port(self, name, index, port_data):
+        """Set bridge-port attributes (IFLA_BRPORT_*, by pyroute2 keyword: cost, priority, mode, guard...)."""
+        described = ', '.join('%s=%s' % (key, port_data[key]) for key in sorted(port_data))
+        self._call('set port attributes %s on %r' % (described, name), 'brport', 'set', index=index, **port_data)
+
+    def set_master(self, name, index, master_index, master_name=None):
+        """Enslave ``index`` to ``master_index``, or release it when ``master_index`` is 0."""
+        what = 'enslave %r to %r' % (name, master_name) if master_index else 'release %r from its bridge' % name
+        self._call(what, 'link', 'set', index=index, master=master_index)
+
+    def add_address(self, name, index, address, nodad=False):
+        """Add ``address`` (dict as returned by :meth:`addresses`) to interface ``index``."""
+        kwargs = dict(index=index, address=address['address'], prefixlen=address['prefixlen'])
+        if address['family'] == 6 and nodad:
+            kwargs['flags'] = IFA_F_NODAD  # no duplicate address detection: usable at once, no 1.6-2.9 s stall
+        self._call('add address %s/%s to %r' % (address['address'], address['prefixlen'], name), 'addr', 'add',
+                   **kwargs)
+
+    def delete_address(self, name, index, address):
+        self._call('delete address %s/%s from %r' % (address['address'], address['prefixlen'], name), 'addr', 'del',
+                   index=index, address=address['address'], prefixlen=address['prefixlen'])
+
+    def route_to(self, route, oif, how='replace'):
+        """Add (``how='add'``) or replace a route (dict as returned by :meth:`routes`) so it leaves through
+        ``oif``. Replace keeps the route's identity (destination, table, metric) and swaps its interface."""
+        kwargs = dict(family=socket.AF_INET6 if route['family'] == 6 else socket.AF_INET,
+                      dst_len=route['dst_len'], oif=oif, table=route['table'], proto=route['protocol'],
+                      scope=route['scope'], type=route['type'])
+        for key in ('dst', 'gateway', 'prefsrc', 'priority'):
+            if route.get(key) is not None:
+                kwargs[key] = route[key]
+        self._call('%s route %s' % (how, route_text(route)), 'route', how, **kwargs)
+
+    def port_vlan(self, name, index, command, entry):
+        """Add (``command='add'``) or delete a VLAN entry (vid, pvid, untagged) on bridge port ``index``."""
+        flags = (BRIDGE_VLAN_INFO_PVID if entry.get('pvid') else 0) | (
+            BRIDGE_VLAN_INFO_UNTAGGED if entry.get('untagged') else 0)
+        self._call('%s VLAN %s on %r' % (command, entry['vid'], name), 'vlan_filter', command, index=index,
+                   vlan_info=dict(vid=entry['vid'], flags=flags))
 
 
 def _setns(fd):
