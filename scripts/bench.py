@@ -1,10 +1,14 @@
 # Copyright (c) kvmnet.bridge contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""`make bench`: per-task cost of a no-op kvmnet.bridge.linux_bridge task against ansible.builtin.ping.
+"""`make bench`: per-task cost of a no-op kvmnet.bridge.linux_bridge task against ansible.builtin.ping, and the
+read time of kvmnet.bridge.linux_bridge_info on a bridge with 1000 ports.
 
-Runs INSIDE a throwaway network namespace (scripts/netns-instance.sh): one ansible-playbook process converges a
-bridge once, then runs N no-op linux_bridge tasks and N ping tasks interleaved (ping, bridge, ping, bridge...),
-both through the same connection, interpreter and forks. Prints medians and, as its last line, noop_ratio=<x>.
+Runs INSIDE a throwaway network namespace (scripts/netns-instance.sh):
+- one ansible-playbook process converges a bridge once, then runs N no-op linux_bridge tasks and N ping tasks
+  interleaved (ping, bridge, ping, bridge...), both through the same connection, interpreter and forks;
+- then a bridge with 1000 veth ports (made with `ip -batch`) is read the way linux_bridge_info reads it with
+  `name:` (the module's own read function, in this process, so only the netlink reads and decoding are timed).
+Prints medians, info_1000_ports_read_ms=<x>, and, as its last line, noop_ratio=<x>.
 """
 
 import argparse
@@ -14,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -25,6 +30,35 @@ def playbook(rounds):
         tasks.append(dict(name='ping %d' % number, **{'ansible.builtin.ping': {}}))
         tasks.append(dict(name='no-op bridge %d' % number, **{'kvmnet.bridge.linux_bridge': dict(name='benchbr0')}))
     return [dict(hosts='localhost', gather_facts=False, tasks=tasks)]
+
+
+INFO_PORTS = 1000
+INFO_BRIDGE = 'benchbr1k'
+
+
+def info_read_ms(collections, rounds):
+    """Median wall time (ms) of linux_bridge_info's read of a bridge with INFO_PORTS veth ports: opening the
+    netlink socket, the bridge, its ports and its FDB, all decoded into facts (what the module does before it
+    returns)."""
+    commands = ['link add %s type bridge' % INFO_BRIDGE]
+    for number in range(INFO_PORTS):
+        commands.append('link add bi%d type veth peer name bip%d' % (number, number))
+        commands.append('link set bi%d master %s' % (number, INFO_BRIDGE))
+    subprocess.run(['ip', '-batch', '-'], input='\n'.join(commands) + '\n', text=True, check=True)
+    sys.path.insert(0, collections)
+    from ansible_collections.kvmnet.bridge.plugins.module_utils._netlink import Netlink
+    from ansible_collections.kvmnet.bridge.plugins.modules.linux_bridge_info import read_bridges
+
+    times = []
+    for dummy in range(rounds):
+        start = time.perf_counter()
+        with Netlink(None) as netlink:
+            bridges = read_bridges(netlink, INFO_BRIDGE)
+        times.append(time.perf_counter() - start)
+        if len(bridges[0]['ports']) != INFO_PORTS:
+            sys.exit('benchmark invalid: %s has %d ports, not %d' % (INFO_BRIDGE, len(bridges[0]['ports']),
+                                                                     INFO_PORTS))
+    return statistics.median(times) * 1000, min(times) * 1000, max(times) * 1000
 
 
 def main():
@@ -70,6 +104,10 @@ def main():
           % (args.rounds, os.environ['KVMNET_NETNS']))
     print('ping_median_s=%.4f  ping_min_s=%.4f  ping_max_s=%.4f' % (ping_median, min(ping), max(ping)))
     print('noop_median_s=%.4f  noop_min_s=%.4f  noop_max_s=%.4f' % (noop_median, min(noop), max(noop)))
+    info_median, info_min, info_max = info_read_ms(args.collections, 9)
+    print('info_1000_ports: %d veth ports on %s, linux_bridge_info read (bridge, ports, FDB -> facts), median of 9:'
+          ' min_ms=%.1f max_ms=%.1f' % (INFO_PORTS, INFO_BRIDGE, info_min, info_max))
+    print('info_1000_ports_read_ms=%.1f' % info_median)
     print('noop_ratio=%.3f' % (noop_median / ping_median))
 
 
