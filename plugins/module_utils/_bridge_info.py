@@ -12,23 +12,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.kvmnet.bridge.plugins.module_utils._bridge import _kernel_to_seconds, normalise
-
-# bridge_port option -> IFLA_BRPORT_* attribute; all are booleans but cost and priority.
-PORT_OPTIONS = (
-    ('cost', 'IFLA_BRPORT_COST'),
-    ('priority', 'IFLA_BRPORT_PRIORITY'),
-    ('hairpin', 'IFLA_BRPORT_MODE'),
-    ('learning', 'IFLA_BRPORT_LEARNING'),
-    ('unicast_flood', 'IFLA_BRPORT_UNICAST_FLOOD'),
-    ('mcast_flood', 'IFLA_BRPORT_MCAST_FLOOD'),
-    ('bpdu_guard', 'IFLA_BRPORT_GUARD'),
-    ('root_block', 'IFLA_BRPORT_PROTECT'),
-    ('isolated', 'IFLA_BRPORT_ISOLATED'),
-    ('neigh_suppress', 'IFLA_BRPORT_NEIGH_SUPPRESS'),
+from ansible_collections.kvmnet.bridge.plugins.module_utils._bridge import (
+    PORT_ATTRS,
+    PORT_STP_STATES,
+    _kernel_to_seconds,
+    normalise,
 )
-_INTEGER_PORT_OPTIONS = ('cost', 'priority')
-STP_STATES = ('disabled', 'listening', 'learning', 'forwarding', 'blocking')  # BR_STATE_* 0..4
+
+STP_STATES = PORT_STP_STATES  # BR_STATE_* 0..4: disabled, listening, learning, forwarding, blocking
 BRIDGE_TIMERS = (('hello_timer', 'IFLA_BR_HELLO_TIMER'), ('tcn_timer', 'IFLA_BR_TCN_TIMER'),
                  ('topology_change_timer', 'IFLA_BR_TOPOLOGY_CHANGE_TIMER'), ('gc_timer', 'IFLA_BR_GC_TIMER'))
 PORT_TIMERS = (('message_age_timer', 'IFLA_BRPORT_MESSAGE_AGE_TIMER'),
@@ -80,11 +71,9 @@ def port_facts(link, bridge_name):
     raw = link.get('port') or {}
     facts = dict(name=link['name'], bridge=bridge_name, index=link['index'], mac=link['address'], mtu=link['mtu'],
                  up=link['up'])
-    for option, nla in PORT_OPTIONS:
-        value = raw.get(nla)
-        if value is not None and option not in _INTEGER_PORT_OPTIONS:
-            value = bool(value)
-        facts[option] = value
+    for attr in PORT_ATTRS:  # the bridge_port options: cost, priority, hairpin, learning, ...
+        value = raw.get(attr.nla)
+        facts[attr.option] = attr.from_kernel(value) if value is not None else None
     facts.update(
         stp_state=stp_state_name(raw.get('IFLA_BRPORT_STATE')),
         port_no=raw.get('IFLA_BRPORT_NO'),
