@@ -106,7 +106,7 @@ options:
   vlans:
     description:
       - The VLANs of the port. The list is complete, so entries not listed are removed.
-      - Needs a bridge with VLAN filtering on (M(kvmnet.bridge.linux_bridge) with C(vlan_filtering: true)).
+      - Needs a bridge with VLAN filtering on (M(kvmnet.bridge.linux_bridge) with C(vlan_filtering=true)).
         Otherwise the module fails before changing anything.
       - When omitted, the port's VLANs are left alone.
     type: list
