@@ -160,9 +160,9 @@ def brctl_show(bridges):
         return ''
     lines = ['bridge name\tbridge id\t\tSTP enabled\tinterfaces\n']
     for bridge in sorted(bridges, key=lambda item: _name_key(item['name'])):
-        ports = [port['name'] for port in bridge['ports']]
-        lines.append('%s\t\t%s\t%s\t\t%s\n' % (bridge['name'], _id_text(bridge['bridge_id']),
-                                             'yes' if bridge['stp'] else 'no', '\n\t\t\t\t\t\t\t'.join(ports)))
+        ports = '\n\t\t\t\t\t\t\t'.join(port['name'] for port in bridge['ports'])
+        stp = 'yes' if bridge['stp'] else 'no'
+        lines.append('%s\t\t%s\t%s\t\t%s\n' % (bridge['name'], _id_text(bridge['bridge_id']), stp, ports))
     return ''.join(lines)
 
 
@@ -176,51 +176,52 @@ def brctl_showmacs(bridge):
     for entry in bridge['fdb']:
         if entry['port'] not in port_numbers:
             continue  # the bridge's own address: brctl does not list it
-        lines.append('%3d\t%s\t%s\t\t%s\n' % (port_numbers[entry['port']] or 0, entry['mac'],
-                                              'yes' if entry['local'] else 'no', brctl_timer(entry['ageing_timer'])))
+        local = 'yes' if entry['local'] else 'no'
+        number = port_numbers[entry['port']] or 0
+        lines.append('%3d\t%s\t%s\t\t%s\n' % (number, entry['mac'], local, brctl_timer(entry['ageing_timer'])))
     return ''.join(lines)
+
+
+def _flags(pairs):
+    return ''.join(flag + ' ' for flag, on in pairs if on)
 
 
 def brctl_showstp(bridge):
     """``brctl showstp BR``: the bridge's STP data and timers, then a paragraph per port."""
-    timers = bridge['timers']
-    flags = ''.join(flag + ' ' for flag, on in (('TOPOLOGY_CHANGE', bridge['topology_change']),
-                                                ('TOPOLOGY_CHANGE_DETECTED', bridge['topology_change_detected']))
-                    if on)
+    timers = dict((name, brctl_timer(value)) for name, value in bridge['timers'].items())
+    max_age, hello_time = brctl_timer(bridge['max_age']), brctl_timer(bridge['hello_time'])
+    forward_delay = brctl_timer(bridge['forward_delay'])
+    flags = _flags((('TOPOLOGY_CHANGE', bridge['topology_change']),
+                    ('TOPOLOGY_CHANGE_DETECTED', bridge['topology_change_detected'])))
     text = [
         '%s\n' % bridge['name'],
         ' bridge id\t\t%s\n' % _id_text(bridge['bridge_id']),
         ' designated root\t%s\n' % _id_text(bridge['designated_root']),
         ' root port\t\t%4d\t\t\tpath cost\t\t%4d\n' % (bridge['root_port'] or 0, bridge['root_path_cost'] or 0),
-        ' max age\t\t%s\t\t\tbridge max age\t\t%s\n' % (brctl_timer(bridge['max_age']),
-                                                       brctl_timer(bridge['max_age'])),
-        ' hello time\t\t%s\t\t\tbridge hello time\t%s\n' % (brctl_timer(bridge['hello_time']),
-                                                          brctl_timer(bridge['hello_time'])),
-        ' forward delay\t\t%s\t\t\tbridge forward delay\t%s\n' % (brctl_timer(bridge['forward_delay']),
-                                                                brctl_timer(bridge['forward_delay'])),
+        ' max age\t\t%s\t\t\tbridge max age\t\t%s\n' % (max_age, max_age),
+        ' hello time\t\t%s\t\t\tbridge hello time\t%s\n' % (hello_time, hello_time),
+        ' forward delay\t\t%s\t\t\tbridge forward delay\t%s\n' % (forward_delay, forward_delay),
         ' ageing time\t\t%s\n' % brctl_timer(bridge['ageing_time']),
-        ' hello timer\t\t%s\t\t\ttcn timer\t\t%s\n' % (brctl_timer(timers['hello_timer']),
-                                                      brctl_timer(timers['tcn_timer'])),
-        ' topology change timer\t%s\t\t\tgc timer\t\t%s\n' % (brctl_timer(timers['topology_change_timer']),
-                                                             brctl_timer(timers['gc_timer'])),
+        ' hello timer\t\t%s\t\t\ttcn timer\t\t%s\n' % (timers['hello_timer'], timers['tcn_timer']),
+        ' topology change timer\t%s\t\t\tgc timer\t\t%s\n' % (timers['topology_change_timer'], timers['gc_timer']),
         ' flags\t\t\t%s\n\n\n' % flags,
     ]
     for port in bridge['ports']:
-        port_timers = port['timers']
-        port_flags = ''.join(flag + ' ' for flag, on in (('CONFIG_PENDING', port['config_pending']),
-                                                         ('TOPOLOGY_CHANGE_ACK', port['topology_change_ack'])) if on)
+        port_timers = dict((name, brctl_timer(value)) for name, value in port['timers'].items())
+        port_flags = _flags((('CONFIG_PENDING', port['config_pending']),
+                             ('TOPOLOGY_CHANGE_ACK', port['topology_change_ack'])))
         if port['hairpin']:
             port_flags += '\n hairpin mode\t\t%4d' % 1
+        designated_root, designated_bridge = _id_text(port['designated_root']), _id_text(port['designated_bridge'])
         text += [
             '%s (%d)\n' % (port['name'], port['port_no'] or 0),
             ' port id\t\t%s\t\t\tstate\t\t%15s\n' % (port['port_id'], port['stp_state']),
-            ' designated root\t%s\tpath cost\t\t%4d\n' % (_id_text(port['designated_root']), port['cost'] or 0),
-            ' designated bridge\t%s\tmessage age timer\t%s\n' % (_id_text(port['designated_bridge']),
-                                                                 brctl_timer(port_timers['message_age_timer'])),
-            ' designated port\t%s\t\t\tforward delay timer\t%s\n' % (port['designated_port'],
-                                                                   brctl_timer(port_timers['forward_delay_timer'])),
-            ' designated cost\t%4d\t\t\thold timer\t\t%s\n' % (port['designated_cost'] or 0,
-                                                              brctl_timer(port_timers['hold_timer'])),
+            ' designated root\t%s\tpath cost\t\t%4d\n' % (designated_root, port['cost'] or 0),
+            ' designated bridge\t%s\tmessage age timer\t%s\n' % (designated_bridge, port_timers['message_age_timer']),
+            ' designated port\t%s\t\t\tforward delay timer\t%s\n' % (
+                port['designated_port'], port_timers['forward_delay_timer']),
+            ' designated cost\t%4d\t\t\thold timer\t\t%s\n' % (
+                port['designated_cost'] or 0, port_timers['hold_timer']),
             ' flags\t\t\t%s\n\n' % port_flags,
         ]
     return ''.join(text)

@@ -44,7 +44,7 @@ options:
     default: facts
 notes:
   - Run as root (C(become=true)) to read bridges in a named network namespace.
-  - Timers that run (for example RV(bridges.timers.gc_timer) and the FDB ageing timers) move between two reads.
+  - Timers that run (for example C(gc_timer) in RV(bridges.timers), and the FDB ageing timers) move between two reads.
 seealso:
   - module: kvmnet.bridge.linux_bridge
   - module: kvmnet.bridge.bridge_port

@@ -23,8 +23,8 @@ def test_bridge_id_priority_in_network_byte_order(wire, priority):
 
 
 def test_fix_bridge_ids_leaves_other_attributes():
-    raw = dict(IFLA_BRPORT_COST=2, IFLA_BRPORT_ROOT_ID=dict(prio=0x0080 if _netlink._facts_codec()['prio_swapped']
-                                                           else 0x8000, addr='02:00:00:00:00:01'))
+    prio = 0x0080 if _netlink._facts_codec()['prio_swapped'] else 0x8000  # as pyroute2 decodes 0x8000
+    raw = dict(IFLA_BRPORT_COST=2, IFLA_BRPORT_ROOT_ID=dict(prio=prio, addr='02:00:00:00:00:01'))
     fixed = _netlink._fix_bridge_ids(raw)
     assert fixed == dict(IFLA_BRPORT_COST=2, IFLA_BRPORT_ROOT_ID=dict(priority=0x8000, address='02:00:00:00:00:01'))
     assert raw['IFLA_BRPORT_ROOT_ID'] != fixed['IFLA_BRPORT_ROOT_ID']  # a copy
