@@ -438,46 +438,42 @@ class Netlink(object):
             if not dump and replies:
                 return replies
 
+    def _read(self, what, codec, msg_type, family=0, attrs=(), dump=True, fields=None, missing_ok=False):
+        """:meth:`_query` with errors in words: ``what`` names the read (e.g. "read interface 'eth0'").
+
+        With ``missing_ok``, ENODEV (no such interface) returns None instead of failing.
+        """
+        try:
+            return self._query(codec, msg_type, family, list(attrs), dump, fields)
+        except OSError as exc:
+            if missing_ok and exc.errno == errno.ENODEV:
+                return None
+            raise NetlinkOperationError('Cannot %s%s: %s.' % (what, self._where(), describe_errno(exc.errno)),
+                                        errno=errno_name(exc.errno))
+
     def get_link(self, name):
         """The link called ``name`` as a dict, or None if there is none."""
-        try:
-            replies = self._request([('IFLA_IFNAME', name)], dump=False)
-        except OSError as exc:
-            if exc.errno == errno.ENODEV:
-                return None
-            raise NetlinkOperationError(
-                'Cannot read interface %r%s: %s.' % (name, self._where(), describe_errno(exc.errno)))
-        return _link_to_dict(replies[0])
+        replies = self._read('read interface %r' % name, 'ifinfmsg', RTM_GETLINK, attrs=[('IFLA_IFNAME', name)],
+                             dump=False, missing_ok=True)
+        return _link_to_dict(replies[0]) if replies else None
 
     def get_link_by_index(self, index):
         """The link with ifindex ``index`` as a dict, or None if there is none."""
-        try:
-            replies = self._query('ifinfmsg', RTM_GETLINK, 0, [], dump=False, fields=dict(index=index))
-        except OSError as exc:
-            if exc.errno == errno.ENODEV:
-                return None
-            raise NetlinkOperationError(
-                'Cannot read interface #%s%s: %s.' % (index, self._where(), describe_errno(exc.errno)))
-        return _link_to_dict(replies[0])
+        replies = self._read('read interface #%s' % index, 'ifinfmsg', RTM_GETLINK, dump=False,
+                             fields=dict(index=index), missing_ok=True)
+        return _link_to_dict(replies[0]) if replies else None
 
     def ports(self, master_index):
         """The links enslaved to ``master_index``. The kernel filters the dump (IFLA_MASTER): Python never
         decodes the other interfaces."""
-        try:
-            replies = self._request([('IFLA_MASTER', master_index)], dump=True)
-        except OSError as exc:
-            raise NetlinkOperationError('Cannot list the ports of interface #%s%s: %s.'
-                                        % (master_index, self._where(), describe_errno(exc.errno)))
+        replies = self._read('list the ports of interface #%s' % master_index, 'ifinfmsg', RTM_GETLINK,
+                             attrs=[('IFLA_MASTER', master_index)])
         return [_link_to_dict(reply) for reply in replies if reply.get_attr('IFLA_MASTER') == master_index]
 
     def addresses(self, index):
         """IPv4 and IPv6 addresses of interface ``index`` as plain dicts (family 4 or 6, address, prefixlen,
         scope: 0 global, 253 link, 254 host; flags)."""
-        try:
-            replies = self._query('ifaddrmsg', RTM_GETADDR, 0, [], dump=True)
-        except OSError as exc:
-            raise NetlinkOperationError('Cannot list the addresses of interface #%s%s: %s.'
-                                        % (index, self._where(), describe_errno(exc.errno)))
+        replies = self._read('list the addresses of interface #%s' % index, 'ifaddrmsg', RTM_GETADDR)
         result = []
         for reply in replies:
             if reply['index'] != index:
@@ -496,11 +492,7 @@ class Netlink(object):
         """Routes whose output interface is ``index``, all tables but ``local``, as plain dicts."""
         result = []
         for family in (socket.AF_INET, socket.AF_INET6):
-            try:
-                replies = self._query('rtmsg', RTM_GETROUTE, family, [], dump=True)
-            except OSError as exc:
-                raise NetlinkOperationError(
-                    'Cannot list the routes%s: %s.' % (self._where(), describe_errno(exc.errno)))
+            replies = self._read('list the routes', 'rtmsg', RTM_GETROUTE, family)
             for reply in replies:
                 table = reply.get_attr('RTA_TABLE') or reply['table']
                 if reply.get_attr('RTA_OIF') != index or table == RT_TABLE_LOCAL or reply.get_attr('RTA_MULTIPATH'):
@@ -521,12 +513,8 @@ class Netlink(object):
 
     def port_vlans(self, index):
         """VLAN entries (vid, pvid, untagged) of bridge port ``index`` (needs a VLAN-filtering bridge)."""
-        try:
-            replies = self._query('ifinfmsg', RTM_GETLINK, AF_BRIDGE, [('IFLA_EXT_MASK', RTEXT_FILTER_BRVLAN)],
-                                  dump=True)
-        except OSError as exc:
-            raise NetlinkOperationError('Cannot list the VLANs of interface #%s%s: %s.'
-                                        % (index, self._where(), describe_errno(exc.errno)))
+        replies = self._read('list the VLANs of interface #%s' % index, 'ifinfmsg', RTM_GETLINK, AF_BRIDGE,
+                             attrs=[('IFLA_EXT_MASK', RTEXT_FILTER_BRVLAN)])
         entries = []
         for reply in replies:
             if reply['index'] != index:
