@@ -116,7 +116,7 @@ def bridge_facts(link, ports, fdb):
     """Facts of one bridge: :func:`_bridge.normalise` (the ``linux_bridge`` option names and units) with
     ``ports`` as :func:`port_facts` dicts sorted by name, plus STP data, timers, FDB and counters."""
     facts = normalise(link['name'], link, ports)
-    raw = link.get('bridge_info') or {}
+    raw = link.get('bridge') or {}
     names = dict((port['index'], port['name']) for port in ports)
     names[link['index']] = link['name']
     facts.update(

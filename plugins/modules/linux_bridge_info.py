@@ -434,7 +434,7 @@ def read_bridges(netlink, name=None):
     else:
         link = netlink.get_bridge(name)
         links = [link] if link is not None else []
-    return [bridge_facts(link, netlink.bridge_ports(link['index']), netlink.fdb(link['index'])) for link in links]
+    return [bridge_facts(link, netlink.ports(link['index']), netlink.fdb(link['index'])) for link in links]
 
 
 class LinuxBridgeInfo(object):

@@ -47,9 +47,8 @@ def bridge_link(name='br0', index=2, **raw):
                 IFLA_BR_TOPOLOGY_CHANGE_DETECTED=0, IFLA_BR_HELLO_TIMER=0, IFLA_BR_TCN_TIMER=0,
                 IFLA_BR_TOPOLOGY_CHANGE_TIMER=0, IFLA_BR_GC_TIMER=4991)
     info.update(raw)
-    subset = dict((key, value) for key, value in info.items() if not key.endswith(('_ID', 'TIMER')))
     return dict(index=index, name=name, kind='bridge', mtu=1500, address='52:54:00:aa:bb:cc', up=True,
-                master=None, bridge=subset, bridge_info=info, port=None, stats={})
+                master=None, bridge=info, port=None, stats={})
 
 
 def fdb_entry(mac, ifindex, state, updated=0, vlan=None):
