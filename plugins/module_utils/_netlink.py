@@ -78,12 +78,23 @@ def _codec_parts(importlib):
         version = None  # Debian's package has no version module
     return dict(
         ifinfmsg=importlib.import_module('pyroute2.netlink.rtnl.ifinfmsg').ifinfmsg,
-        ifaddrmsg=importlib.import_module('pyroute2.netlink.rtnl.ifaddrmsg').ifaddrmsg,
-        rtmsg=importlib.import_module('pyroute2.netlink.rtnl.rtmsg').rtmsg,
-        ndmsg=importlib.import_module('pyroute2.netlink.rtnl.ndmsg').ndmsg,
         NetlinkError=importlib.import_module('pyroute2.netlink.exceptions').NetlinkError,
         version=version,
     )
+
+
+_MORE_CODECS = dict(  # message classes loaded on first use (a no-op linux_bridge run never needs them)
+    ifaddrmsg='pyroute2.netlink.rtnl.ifaddrmsg',
+    rtmsg='pyroute2.netlink.rtnl.rtmsg',
+    ndmsg='pyroute2.netlink.rtnl.ndmsg',
+)
+
+
+def _codec(name):
+    """pyroute2's message class ``name`` (ifinfmsg, ifaddrmsg, rtmsg, ndmsg)."""
+    if name not in _CODEC:
+        _CODEC[name] = _import(lambda importlib: getattr(importlib.import_module(_MORE_CODECS[name]), name))
+    return _CODEC[name]
 
 
 def _writer_parts(importlib):
@@ -127,7 +138,7 @@ _NLMSG_HEADER = struct.Struct('=LHHLL')
 
 _ERRNO_WORDS = {
     errno.ENODEV: 'no such interface',
-    errno.EEXIST: 'an interface with that name already exists',
+    errno.EEXIST: 'it already exists',
     errno.EINVAL: 'the kernel rejected a value as invalid',
     errno.ERANGE: 'a value is outside the range the kernel accepts',
     errno.EOPNOTSUPP: 'this kernel (or this kind of interface) does not support it',
@@ -422,7 +433,7 @@ class Netlink(object):
         return self._query('ifinfmsg', RTM_GETLINK, 0, attrs, dump)
 
     def _query(self, codec, msg_type, family, attrs, dump, fields=None, generic=False):
-        """Send one request (message class ``_CODEC[codec]``) and return the decoded replies.
+        """Send one request (message class ``_codec(codec)``) and return the decoded replies.
 
         Links and neighbours are decoded into plain dicts by this file's decoders; other messages (or all, with
         ``generic``) by pyroute2's class. Errors raise OSError(errno). Replies to other sequence numbers are
@@ -430,7 +441,7 @@ class Netlink(object):
         """
         decode = None if generic else _DECODERS.get(codec)
         self._sequence += 1
-        message = _CODEC[codec]()
+        message = _codec(codec)()
         message['family'] = family
         message['attrs'] = attrs
         for key, value in (fields or {}).items():
@@ -459,7 +470,7 @@ class Netlink(object):
                     if decode is not None:
                         replies.append(decode(data, offset, length))
                     else:
-                        reply = _CODEC[codec](data[offset:offset + length])
+                        reply = _codec(codec)(data[offset:offset + length])
                         reply.decode()
                         replies.append(reply)
                 offset += (length + 3) & ~3

@@ -32,7 +32,7 @@ BRIDGE_VALUES = dict(IFLA_BR_FORWARD_DELAY=250, IFLA_BR_HELLO_TIME=300, IFLA_BR_
 
 
 def encode(codec, fields, attrs):
-    message = _netlink._CODEC[codec]()
+    message = _netlink._codec(codec)()
     for key, value in fields.items():
         message[key] = value
     message['attrs'] = attrs
