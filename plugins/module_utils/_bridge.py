@@ -471,8 +471,8 @@ def plan_port(params, facts):
         if not params.get('move'):
             raise ValidationError(
                 'Interface %r is a port of another bridge, %r. Set move: true to move it to %r (its guests or'
-                ' uplink on %r lose it), or choose another interface.' % (name, master['name'], bridge_name,
-                                                                         master['name']),
+                ' uplink on %r lose it), or choose another interface.'
+                % (name, master['name'], bridge_name, master['name']),
                 current_bridge=master['name'])
     if params.get('vlans') is not None and facts['vlans'] is None:
         raise ValidationError(

@@ -47,8 +47,10 @@ CONNECTED = dict(family=4, dst='10.0.0.0', dst_len=24, gateway=None, protocol=2,
                  priority=None, prefsrc='10.0.0.2')
 
 
-def facts(port=None, bridge=BRIDGE, master=None, port_addresses=(), bridge_addresses=(), routes=(), wireless=False,
+def facts(port=None, bridge='kvmbr0', master=None, port_addresses=(), bridge_addresses=(), routes=(), wireless=False,
           vlans=None):
+    """Facts for plan_port; ``bridge`` is 'kvmbr0' (the default bridge), None (missing) or a link dict."""
+    bridge = dict(BRIDGE) if bridge == 'kvmbr0' else bridge
     return dict(port=port if port is not None else link('eth0', 2), bridge=bridge, master=master,
                 port_addresses=list(port_addresses), bridge_addresses=list(bridge_addresses), routes=list(routes),
                 wireless=wireless, vlans=vlans)
