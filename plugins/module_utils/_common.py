@@ -108,6 +108,22 @@ def apply_plan(operations, check_mode):
         applied.append(operation)
 
 
+class Manager(object):
+    """Base of the modules' managers: holds the module and a mutable copy of its parameters."""
+
+    def __init__(self, module):
+        self.module = module
+        self.params = dict(module.params)
+
+    def change_result(self, before, after, operations):
+        """The result every changing module returns: changed, before, after, operations, and diff in diff mode."""
+        result = dict(changed=bool(operations), before=before, after=after,
+                      operations=[operation.describe() for operation in operations])
+        if self.module._diff:
+            result['diff'] = dict(before=before, after=after)
+        return result
+
+
 def run_module(module, manager_factory):
     """The exception boundary: build the manager, run it, turn collection errors into ``fail_json``.
 

@@ -247,6 +247,7 @@ from ansible_collections.kvmnet.bridge.plugins.module_utils._bridge import (
 )
 from ansible_collections.kvmnet.bridge.plugins.module_utils._common import (
     NETNS_ARGSPEC,
+    Manager,
     NetlinkOperationError,
     Operation,
     apply_plan,
@@ -266,11 +267,7 @@ from ansible_collections.kvmnet.bridge.plugins.module_utils._netlink import (
 )
 
 
-class BridgePortManager(object):
-
-    def __init__(self, module):
-        self.module = module
-        self.params = dict(module.params)
+class BridgePortManager(Manager):
 
     def facts(self, netlink):
         name, bridge_name = self.params['name'], self.params.get('bridge')
@@ -366,11 +363,7 @@ class BridgePortManager(object):
             operations = [self.bind(netlink, step, facts) for step in steps]
             apply_plan(operations, self.module.check_mode)
             after = predicted if self.module.check_mode or not operations else self.read_after(netlink)
-        result = dict(changed=bool(operations), before=before, after=after,
-                      operations=[operation.describe() for operation in operations])
-        if self.module._diff:
-            result['diff'] = dict(before=before, after=after)
-        return result
+        return self.change_result(before, after, operations)
 
 
 def main():

@@ -298,6 +298,7 @@ from ansible_collections.kvmnet.bridge.plugins.module_utils._bridge import (
 )
 from ansible_collections.kvmnet.bridge.plugins.module_utils._common import (
     NETNS_ARGSPEC,
+    Manager,
     NetlinkOperationError,
     Operation,
     ValidationError,
@@ -313,11 +314,10 @@ from ansible_collections.kvmnet.bridge.plugins.module_utils._netlink import (
 )
 
 
-class LinuxBridgeManager(object):
+class LinuxBridgeManager(Manager):
 
     def __init__(self, module):
-        self.module = module
-        self.params = dict(module.params)
+        super(LinuxBridgeManager, self).__init__(module)
         self.name = self.params['name']
 
     def read(self, netlink):
@@ -373,15 +373,7 @@ class LinuxBridgeManager(object):
             operations = [self.bind(netlink, step) for step in steps]
             apply_plan(operations, self.module.check_mode)
             after = predicted if self.module.check_mode or not operations else self.read(netlink)
-        result = dict(
-            changed=bool(operations),
-            before=before,
-            after=after,
-            operations=[operation.describe() for operation in operations],
-        )
-        if self.module._diff:
-            result['diff'] = dict(before=before, after=after)
-        return result
+        return self.change_result(before, after, operations)
 
 
 def main():

@@ -415,6 +415,7 @@ from ansible_collections.kvmnet.bridge.plugins.module_utils._bridge import valid
 from ansible_collections.kvmnet.bridge.plugins.module_utils._bridge_info import brctl_text, bridge_facts
 from ansible_collections.kvmnet.bridge.plugins.module_utils._common import (
     NETNS_ARGSPEC,
+    Manager,
     require_library,
     run_module,
 )
@@ -437,11 +438,7 @@ def read_bridges(netlink, name=None):
     return [bridge_facts(link, netlink.ports(link['index']), netlink.fdb(link['index'])) for link in links]
 
 
-class LinuxBridgeInfo(object):
-
-    def __init__(self, module):
-        self.module = module
-        self.params = module.params
+class LinuxBridgeInfo(Manager):
 
     def run(self):
         name = self.params['name']
