@@ -4,12 +4,19 @@
 #   scripts/bootstrap.sh
 #
 # Idempotent and fast when already done:
-#   - apt packages are installed only when one of their commands is missing;
+#   - apt packages are installed only when one of their commands (or, for packages without a command, the package
+#     itself) is missing, always with --no-install-recommends;
+#   - the lab's libvirt/QEMU packages (tests/lab, docs/testing.md "The lab harness"): never libvirt-daemon-system,
+#     which would start libvirtd and a NAT network in the root namespace; the `libvirt-qemu` account that package
+#     would create is created here, because libvirtd's QEMU driver refuses to start without it (even with
+#     user = "root" in qemu.conf);
 #   - each virtualenv carries a stamp with the hash of its requirement file and the interpreter it was built with,
 #     and is rebuilt from scratch only when that changes.
 # Virtualenvs (at the repo root, built with the python3 on PATH):
-#   .venv                 requirements/test.txt         (ansible-core, pyroute2 0.9, pytest, ruff, ansible-lint, ...)
-#   .venv-pyroute2-0.7    requirements/pyroute2-0.7.txt (ansible-core, pytest, pyroute2 0.7.2 as in Debian 12)
+#   .venv                 requirements/test.txt         (ansible-core, pyroute2 0.9, pytest, ruff, ansible-lint,
+#                                                         libvirt-python, ...)
+#   .venv-pyroute2-0.7    requirements/pyroute2-0.7.txt (ansible-core, pytest, pyroute2 0.7.2 as in Debian 12,
+#                                                         libvirt-python)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,10 +36,26 @@ declare -A PKG_FOR=(
     [shellcheck]=shellcheck  # ansible-test sanity "shellcheck" (skipped with a warning when missing)
     [ping]=iputils-ping  # bridge_port migration test: pings every 10 ms across the move
     [brctl]=bridge-utils # linux_bridge_info test: our brctl layouts against the real brctl
+    # the lab (tests/lab): libvirt + QEMU guests on a bridge, DHCP from a router namespace
+    [qemu-system-x86_64]=qemu-system-x86
+    [libvirtd]=libvirt-daemon
+    [virsh]=libvirt-clients
+    [dnsmasq]=dnsmasq-base
+    [pkg-config]=pkg-config  # building libvirt-python (PyPI) against libvirt-dev
+    [gcc]=gcc
+)
+# packages without a command of their own: checked by their dpkg status
+PKGS_BY_STATUS=(
+    libvirt-daemon-driver-qemu # the QEMU driver module of libvirtd
+    libvirt-dev                # headers and libvirt.pc for libvirt-python
+    busybox-static             # the lab guest's initramfs (a dynamic busybox would not run there)
 )
 missing=()
 for cmd in "${!PKG_FOR[@]}"; do
     command -v "$cmd" >/dev/null 2>&1 || missing+=("${PKG_FOR[$cmd]}")
+done
+for pkg in "${PKGS_BY_STATUS[@]}"; do
+    [[ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null)" == ii* ]] || missing+=("$pkg")
 done
 if ((${#missing[@]})); then
     if [[ $(id -u) -ne 0 ]]; then
@@ -40,9 +63,23 @@ if ((${#missing[@]})); then
         exit 1
     fi
     log "installing ${missing[*]}"
+    apt_start=$SECONDS
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    log "apt: $((SECONDS - apt_start)) s"
+fi
+
+# libvirtd's QEMU driver looks up its compiled-in default account before it reads qemu.conf, and fails without it.
+# The lab runs QEMU as root; this system account (no home, no login) only has to exist.
+if ! getent group libvirt-qemu >/dev/null; then
+    log "creating system group libvirt-qemu"
+    groupadd --system libvirt-qemu
+fi
+if ! getent passwd libvirt-qemu >/dev/null; then
+    log "creating system user libvirt-qemu"
+    useradd --system --gid libvirt-qemu --no-create-home --home-dir /var/lib/libvirt \
+        --shell /usr/sbin/nologin --comment "Libvirt Qemu" libvirt-qemu
 fi
 
 # --- virtualenvs -------------------------------------------------------------------------------------------------
@@ -59,6 +96,7 @@ make_venv() {
         return 0
     fi
     log "building $dir from $req"
+    local start=$SECONDS
     rm -rf "$dir"
     "$PYTHON" -m venv "$dir"
     # (this machine's pip config lists local index directories that may not exist: drop those warnings)
@@ -66,6 +104,7 @@ make_venv() {
         2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2)
     "$dir/bin/python" -m pip check >&2
     printf '%s\n' "$want" >"$dir/.kvmnet-stamp"
+    log "$dir built in $((SECONDS - start)) s"
 }
 
 make_venv .venv requirements/test.txt

@@ -15,8 +15,8 @@
 # call with the same stamp does nothing (well under a second). Concurrent calls serialise on BUILD_DIR/.lock.
 #
 # The guest (boot it with `console=ttyS0`; its /init prints to the serial console, lines end in \r\n):
-#   - insmods virtio, virtio_ring, virtio_pci_modern_dev, virtio_pci_legacy_dev, virtio_pci, failover,
-#     net_failover, virtio_net (in that order: the deb has no modules.dep, so no modprobe);
+#   - insmods virtio_ring, virtio, virtio_pci_modern_dev, virtio_pci_legacy_dev, virtio_pci, failover,
+#     net_failover, virtio_net (the order computed from the modules' depends=: the deb has no modules.dep);
 #   - every second: each ethN that has no live udhcpc gets `ip link set up` and one (retries every few seconds until
 #     it gets a lease, then keeps renewing); NICs that disappear get their udhcpc stopped, so a NIC hot-plugged
 #     later, or detached and attached again, gets its own lease;
@@ -43,7 +43,8 @@ KERNEL="$BUILD/vmlinuz"
 INITRD="$BUILD/initrd.img"
 META_PKG=linux-image-cloud-amd64
 BUSYBOX=/bin/busybox
-# Order matters: each module needs the ones before it (there is no modules.dep to resolve this).
+# The virtio NIC modules. The deb has no modules.dep (so no modprobe in the guest): the load order is computed at
+# build time from each module's own `depends=` (.modinfo), e.g. virtio needs virtio_ring first in 6.1.
 MODULES=(virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci failover net_failover virtio_net)
 
 # --- what would be built --------------------------------------------------------------------------------------------
@@ -103,7 +104,21 @@ for m in "${MODULES[@]}"; do
     [[ -n "$ko" ]] || lab_die "module $m.ko not found in $pkg"
     cp "$ko" "$r/lib/modules/$m.ko"
 done
-printf '%s\n' "${MODULES[@]}" >"$r/lib/modules/order"
+# load order: dependencies first (depth-first over the modules' depends= lists)
+declare -A visited=()
+order=()
+visit() {
+    local m="$1" d deps
+    [[ -z "${visited[$m]:-}" ]] || return 0
+    visited[$m]=1
+    [[ -f "$r/lib/modules/$m.ko" ]] || lab_die "module $m is needed (a dependency) but not in MODULES"
+    deps=$(tr '\0' '\n' <"$r/lib/modules/$m.ko" | sed -n 's/^depends=//p' | head -n 1)
+    for d in ${deps//,/ }; do visit "${d//-/_}"; done
+    order+=("$m")
+}
+for m in "${MODULES[@]}"; do visit "$m"; done
+printf '%s\n' "${order[@]}" >"$r/lib/modules/order"
+lab_log "module load order: ${order[*]}"
 printf '%s\n' "$kernel_release" >"$r/etc/kernel-release"
 
 # /init and the udhcpc hook run under busybox sh in the guest: they are written verbatim (quoted heredocs).

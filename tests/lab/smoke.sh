@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Smoke test of the lab harness: a libvirt/QEMU guest gets a DHCP lease through a Linux bridge, all inside a
+# throwaway namespace instance; then a second NIC attached live gets a second lease.
+#
+#   tests/lab/smoke.sh          (root, after scripts/bootstrap.sh; ~20-40 s warm)
+#   KVMNET_LAB_KEEP=1 tests/lab/smoke.sh   keep the state dir (logs, console, leases) even on success
+#
+# Outside the instance: builds (or reuses) the guest (tests/lab/guest.sh build/lab/guest), snapshots the root network
+# namespace (scripts/root-netns-guard.sh), then runs the rest inside scripts/netns-instance.sh:
+#   router.sh up (dnsmasq in a router namespace, veth eth0 <-> lan0) -> bridge kvmbr0 with eth0 enslaved (plain `ip`)
+#   -> libvirtd.sh start -> virsh define + start the guest (domain-xml.sh, one NIC on kvmbr0)
+#   -> wait for its lease in dnsmasq's lease file AND as a LEASE line on the guest's serial console
+#   -> the tap (vnetN, from the live XML's <target dev>) is on kvmbr0 with MAC fe: + the guest MAC's last 5 bytes
+#   -> attach a second NIC live, wait for its lease the same way, check its tap
+#   -> destroy the guest, stop libvirtd, remove the router and the bridge.
+# Afterwards the root namespace must be unchanged (guard check). Prints a timing summary; exit 0 = all passed.
+# shellcheck disable=SC2317  # cleanup functions run from traps
+set -euo pipefail
+LAB_NAME=smoke
+# shellcheck source=tests/lab/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+BRIDGE=kvmbr0
+DOMAIN=kvmnet-smoke
+MAC1=52:54:00:77:00:10
+MAC2=52:54:00:77:00:11
+LEASE_TIMEOUT=90  # seconds; 5-12 s expected under TCG, more when the two cores are busy
+
+# ------------------------------------------------------------------------------------------------------------------
+# inside the instance: smoke.sh --inside STATE_DIR KERNEL INITRD
+# ------------------------------------------------------------------------------------------------------------------
+# tap_of MAC: the tap name of the guest NIC with MAC, from the live domain XML (<target dev='vnetN'/>)
+tap_of() {
+    virsh -q dumpxml "$DOMAIN" | python3 -c '
+import sys, xml.etree.ElementTree as ET
+mac = sys.argv[1]
+for iface in ET.parse(sys.stdin).getroot().iter("interface"):
+    m, t = iface.find("mac"), iface.find("target")
+    if m is not None and m.get("address", "").lower() == mac and t is not None:
+        print(t.get("dev"))
+' "$1"
+}
+
+# wait_lease IFACE MAC: wait until dnsmasq leased an IP to MAC and the console shows "LEASE IFACE IP ROUTER MAC";
+# prints the IP
+wait_lease() {
+    local iface="$1" mac="$2" ip="" deadline=$((SECONDS + LEASE_TIMEOUT))
+    while ((SECONDS < deadline)); do
+        if ip="$("$LAB_DIR/router.sh" lease "$STATE" "$mac" 2>/dev/null)" &&
+            tr -d '\r' <"$CONSOLE" | grep -qxF "LEASE $iface $ip 192.168.77.1 $mac"; then
+            printf '%s\n' "$ip"
+            return 0
+        fi
+        sleep 0.2
+    done
+    lab_log "no lease for $iface $mac after ${LEASE_TIMEOUT}s (lease file: '${ip}'); console:"
+    tr -d '\r' <"$CONSOLE" | tail -n 30 >&2
+    return 1
+}
+
+# check_tap MAC: the guest NIC's tap exists, is a port of the bridge and carries fe: + the guest MAC's last 5 bytes
+check_tap() {
+    local mac="$1" tap line
+    tap="$(tap_of "$mac")"
+    [[ "$tap" == vnet* ]] || lab_die "no tap in the live XML for $mac (got '$tap')"
+    line="$(ip -o link show dev "$tap")"
+    [[ "$line" == *" master $BRIDGE "* ]] || lab_die "$tap is not on $BRIDGE: $line"
+    [[ "$line" == *"link/ether fe:${mac#*:} "* ]] || lab_die "$tap MAC is not fe:${mac#*:}: $line"
+    lab_log "ok: $mac -> tap $tap on $BRIDGE with MAC fe:${mac#*:}"
+}
+
+inside() {
+    STATE="$1" KERNEL="$2" INITRD="$3"
+    CONSOLE="$STATE/console.log"
+    lab_require_instance
+    local t0 t_libvirtd t_lease t_hotplug ip1 ip2 timings="$STATE/timings"
+    cleanup_inside() {
+        local rc=$?
+        trap - EXIT
+        "$LAB_DIR/libvirtd.sh" stop "$STATE/libvirt" || rc=1
+        "$LAB_DIR/router.sh" down "$STATE" || rc=1
+        ip link del "$BRIDGE" 2>/dev/null || true
+        exit "$rc"
+    }
+    trap cleanup_inside EXIT
+
+    "$LAB_DIR/router.sh" up "$STATE" eth0 192.168.77 >/dev/null
+    # the classic host: bridge kvmbr0, the wired NIC eth0 (no IP) as its port; STP off, forward delay 0 so the
+    # ports forward at once
+    ip link add "$BRIDGE" type bridge stp_state 0 forward_delay 0
+    ip link set eth0 master "$BRIDGE"
+    ip link set "$BRIDGE" up
+
+    t0=$(lab_now)
+    "$LAB_DIR/libvirtd.sh" start "$STATE/libvirt" "$LAB_ROOT/build/lab/libvirt-cache" >/dev/null
+    t_libvirtd=$(lab_since "$t0")
+    export LIBVIRT_DEFAULT_URI=qemu:///system
+
+    "$LAB_DIR/domain-xml.sh" --name "$DOMAIN" --kernel "$KERNEL" --initrd "$INITRD" --console "$CONSOLE" \
+        --nic "$BRIDGE,$MAC1" >"$STATE/domain.xml"
+    virsh -q define "$STATE/domain.xml" >/dev/null
+    t0=$(lab_now)
+    virsh -q start "$DOMAIN" >/dev/null
+    ip1="$(wait_lease eth0 "$MAC1")"
+    t_lease=$(lab_since "$t0")
+    lab_log "ok: guest eth0 $MAC1 leased $ip1 in ${t_lease}s (lease file and console)"
+    check_tap "$MAC1"
+
+    # the tests attach NICs live: the guest must take a lease on a hot-plugged NIC too
+    cat >"$STATE/nic2.xml" <<EOF
+<interface type='bridge'>
+  <source bridge='$BRIDGE'/>
+  <mac address='$MAC2'/>
+  <model type='virtio'/>
+</interface>
+EOF
+    t0=$(lab_now)
+    virsh -q attach-device "$DOMAIN" "$STATE/nic2.xml" --live >/dev/null
+    ip2="$(wait_lease eth1 "$MAC2")"
+    t_hotplug=$(lab_since "$t0")
+    lab_log "ok: hot-plugged eth1 $MAC2 leased $ip2 in ${t_hotplug}s"
+    check_tap "$MAC2"
+    [[ "$ip1" != "$ip2" ]] || lab_die "both NICs got $ip1"
+
+    virsh -q destroy "$DOMAIN" >/dev/null
+    virsh -q undefine "$DOMAIN" >/dev/null
+    printf 'libvirtd start + first API call: %ss\nguest start -> lease: %ss\nlive attach -> second lease: %ss\n' \
+        "$t_libvirtd" "$t_lease" "$t_hotplug" >"$timings"
+}
+
+# ------------------------------------------------------------------------------------------------------------------
+# outside: build the guest, guard the root namespace, run the rest in an instance
+# ------------------------------------------------------------------------------------------------------------------
+outside() {
+    local t0 t_guest out kernel initrd state rc=0 guard cmd
+    [[ $(id -u) -eq 0 ]] || lab_die "needs root"
+    for cmd in libvirtd virsh qemu-system-x86_64 dnsmasq python3; do
+        command -v "$cmd" >/dev/null || lab_die "$cmd missing: run scripts/bootstrap.sh"
+    done
+    t0=$(lab_now)
+    out="$("$LAB_DIR/guest.sh" "$LAB_ROOT/build/lab/guest")"
+    t_guest=$(lab_since "$t0")
+    kernel="$(sed -n 's/^KERNEL=//p' <<<"$out")"
+    initrd="$(sed -n 's/^INITRD=//p' <<<"$out")"
+
+    mkdir -p "$LAB_ROOT/build/lab"
+    state="$(mktemp -d "$LAB_ROOT/build/lab/smoke.XXXXXX")"
+    guard="$state/root-netns.json"
+    "$LAB_ROOT/scripts/root-netns-guard.sh" snapshot "$guard"
+    t0=$(lab_now)
+    "$LAB_ROOT/scripts/netns-instance.sh" lab-smoke -- "$LAB_DIR/smoke.sh" --inside "$state" "$kernel" "$initrd" ||
+        rc=$?
+    "$LAB_ROOT/scripts/root-netns-guard.sh" check "$guard" || { lab_log "root network namespace changed"; rc=1; }
+
+    echo "=== lab smoke timings"
+    echo "guest build (tests/lab/guest.sh): ${t_guest}s"
+    cat "$state/timings" 2>/dev/null || true
+    echo "instance total: $(lab_since "$t0")s"
+    if ((rc == 0)) && [[ -z "${KVMNET_LAB_KEEP:-}" ]]; then
+        rm -rf "$state"
+        echo "lab smoke: passed"
+    else
+        echo "lab smoke: $( ((rc == 0)) && echo passed || echo "FAILED rc=$rc"); state kept in $state"
+    fi
+    return "$rc"
+}
+
+if [[ "${1:-}" == --inside ]]; then
+    [[ $# -eq 4 ]] || lab_die "usage: $0 --inside STATE_DIR KERNEL INITRD (run by $0 itself)"
+    inside "$2" "$3" "$4"
+else
+    [[ $# -eq 0 ]] || { echo "usage: $0" >&2; exit 2; }
+    outside
+fi
