@@ -32,8 +32,8 @@
 #                                                    every N seconds if the kernel command line has kvmnet.stats=N
 #   - the default route of ethN gets metric 100+N, so several NICs on one LAN coexist.
 set -euo pipefail
-LAB_NAME=guest
-# shellcheck source=tests/lab/lib.sh
+export LAB_NAME=guest
+# shellcheck source=tests/lab/lib.sh disable=SC1091  # (followed when lib.sh is an input too, as in scripts/lint.sh)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [[ $# -eq 1 ]] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }

@@ -28,8 +28,8 @@
 # stop runs from the EXIT trap of a failed start, which shellcheck cannot follow (SC2317):
 # shellcheck disable=SC2317
 set -euo pipefail
-LAB_NAME=libvirtd
-# shellcheck source=tests/lab/lib.sh
+export LAB_NAME=libvirtd
+# shellcheck source=tests/lab/lib.sh disable=SC1091  # (followed when lib.sh is an input too, as in scripts/lint.sh)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() { echo "usage: $0 start STATE_DIR [CACHE_DIR] | stop STATE_DIR" >&2; exit 2; }

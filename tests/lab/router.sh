@@ -18,8 +18,8 @@
 #      A failed up removes what it created.
 # down: kills dnsmasq by its PID, deletes the router namespace (which removes the veth pair, LAN_IFACE included).
 set -euo pipefail
-LAB_NAME=router
-# shellcheck source=tests/lab/lib.sh
+export LAB_NAME=router
+# shellcheck source=tests/lab/lib.sh disable=SC1091  # (followed when lib.sh is an input too, as in scripts/lint.sh)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() { echo "usage: $0 up STATE_DIR [LAN_IFACE [NET]] | down STATE_DIR | lease STATE_DIR MAC" >&2; exit 2; }

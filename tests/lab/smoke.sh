@@ -12,12 +12,14 @@
 #   -> wait for its lease in dnsmasq's lease file AND as a LEASE line on the guest's serial console
 #   -> the tap (vnetN, from the live XML's <target dev>) is on kvmbr0 with MAC fe: + the guest MAC's last 5 bytes
 #   -> attach a second NIC live, wait for its lease the same way, check its tap
+#   -> link down/up of that NIC shows as LINK lines on the console; STATS lines (kvmnet.stats=2) appear
+#   -> detach it live: GONE on the console, no tap left in the live XML
 #   -> destroy the guest, stop libvirtd, remove the router and the bridge.
 # Afterwards the root namespace must be unchanged (guard check). Prints a timing summary; exit 0 = all passed.
 # shellcheck disable=SC2317  # cleanup functions run from traps
 set -euo pipefail
-LAB_NAME=smoke
-# shellcheck source=tests/lab/lib.sh
+export LAB_NAME=smoke
+# shellcheck source=tests/lab/lib.sh disable=SC1091  # (followed when lib.sh is an input too, as in scripts/lint.sh)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 BRIDGE=kvmbr0
@@ -58,6 +60,18 @@ wait_lease() {
     return 1
 }
 
+# wait_console PREFIX: wait until a console line starts with PREFIX
+wait_console() {
+    local prefix="$1" deadline=$((SECONDS + LEASE_TIMEOUT))
+    while ((SECONDS < deadline)); do
+        tr -d '\r' <"$CONSOLE" | grep -q "^${prefix}" && return 0
+        sleep 0.2
+    done
+    lab_log "no console line '$prefix...' after ${LEASE_TIMEOUT}s; console:"
+    tr -d '\r' <"$CONSOLE" | tail -n 30 >&2
+    return 1
+}
+
 # check_tap MAC: the guest NIC's tap exists, is a port of the bridge and carries fe: + the guest MAC's last 5 bytes
 check_tap() {
     local mac="$1" tap line
@@ -73,7 +87,7 @@ inside() {
     STATE="$1" KERNEL="$2" INITRD="$3"
     CONSOLE="$STATE/console.log"
     lab_require_instance
-    local t0 t_libvirtd t_lease t_hotplug ip1 ip2 timings="$STATE/timings"
+    local t0 t_libvirtd t_lease t_hotplug ip1 ip2 tap2 timings="$STATE/timings"
     cleanup_inside() {
         local rc=$?
         trap - EXIT
@@ -83,6 +97,8 @@ inside() {
         exit "$rc"
     }
     trap cleanup_inside EXIT
+    trap 'exit 143' TERM  # (netns-instance stops CMD with TERM): run the cleanup too
+    trap 'exit 130' INT
 
     "$LAB_DIR/router.sh" up "$STATE" eth0 192.168.77 >/dev/null
     # the classic host: bridge kvmbr0, the wired NIC eth0 (no IP) as its port; STP off, forward delay 0 so the
@@ -97,7 +113,7 @@ inside() {
     export LIBVIRT_DEFAULT_URI=qemu:///system
 
     "$LAB_DIR/domain-xml.sh" --name "$DOMAIN" --kernel "$KERNEL" --initrd "$INITRD" --console "$CONSOLE" \
-        --nic "$BRIDGE,$MAC1" >"$STATE/domain.xml"
+        --nic "$BRIDGE,$MAC1" --append kvmnet.stats=2 >"$STATE/domain.xml"
     virsh -q define "$STATE/domain.xml" >/dev/null
     t0=$(lab_now)
     virsh -q start "$DOMAIN" >/dev/null
@@ -121,6 +137,23 @@ EOF
     lab_log "ok: hot-plugged eth1 $MAC2 leased $ip2 in ${t_hotplug}s"
     check_tap "$MAC2"
     [[ "$ip1" != "$ip2" ]] || lab_die "both NICs got $ip1"
+
+    # link state and counters as the guest sees them (what the kvm_guest_nic tests check): LINK and STATS lines
+    t0=$(lab_now)
+    virsh -q domif-setlink "$DOMAIN" "$MAC2" down >/dev/null
+    wait_console "LINK eth1 down"
+    virsh -q domif-setlink "$DOMAIN" "$MAC2" up >/dev/null
+    wait_console "LINK eth1 up"
+    wait_console "STATS eth0 "
+    lab_log "ok: link down/up seen by the guest, guest counters printed ($(lab_since "$t0")s)"
+
+    # live detach: the tap goes away and the guest reports the NIC gone
+    t0=$(lab_now)
+    virsh -q detach-device "$DOMAIN" "$STATE/nic2.xml" --live >/dev/null
+    wait_console "GONE eth1"
+    tap2="$(tap_of "$MAC2")"
+    [[ -z "$tap2" ]] || lab_die "tap $tap2 of $MAC2 still in the live XML after detach"
+    lab_log "ok: detached $MAC2 ($(lab_since "$t0")s)"
 
     virsh -q destroy "$DOMAIN" >/dev/null
     virsh -q undefine "$DOMAIN" >/dev/null
