@@ -504,9 +504,9 @@ class Libvirt(object):
         try:
             getattr(domain, method)(text, flags_for(sides))
         except libvirt.libvirtError as exc:
-            raise self._error('%s the NIC %s of domain %r (%s)' % (verb, parse_nic(element)['mac'] or '',
-                                                                  domain.name(), '+'.join(sides)),
-                              exc, domain=domain.name(), xml=text)
+            what = '%s the NIC %s of domain %r (%s)' % (
+                verb, parse_nic(element)['mac'] or '', domain.name(), '+'.join(sides))
+            raise self._error(what, exc, domain=domain.name(), xml=text)
 
     def interface_stats(self, domain, tap):
         """libvirt's counters of the NIC whose tap is ``tap`` (virDomainInterfaceStats), as a dict.

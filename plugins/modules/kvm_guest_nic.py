@@ -12,8 +12,9 @@ module: kvm_guest_nic
 short_description: Attach a libvirt guest's NIC to a Linux bridge, change it in place, or detach it
 version_added: 0.1.0
 description:
-  - Manages one network interface of a libvirt domain that sits on a Linux bridge (C(<interface type='bridge'>)):
-    attaches it, moves it to another bridge or sets its link up or down in place, or detaches it.
+  - Manages one network interface of a libvirt domain that sits on a Linux bridge (an C(interface) element of type
+    C(bridge) in the domain XML). It attaches the NIC, moves it to another bridge or sets its link up or down in
+    place, or detaches it.
   - The NIC is identified by O(mac), or by O(alias) when O(mac) is not given. Running the task again with the same
     settings changes nothing.
   - O(scope) decides where the change goes. By default (V(auto)) a running domain is changed live and in its
@@ -69,7 +70,7 @@ options:
     type: str
   link_state:
     description:
-      - V(up) or V(down): the link as the guest sees it (carrier). Changed in place on a running guest.
+      - V(up) or V(down), the link as the guest sees it (its carrier). Changed in place on a running guest.
       - When omitted, a new NIC gets V(up) and an existing NIC keeps its state.
     type: str
     choices: [up, down]
@@ -104,12 +105,10 @@ options:
     type: str
     choices: [auto, live, config, both]
     default: auto
-  netns:
-    description:
-      - The network namespace in which the bridge and the taps live (the host side of the guest), by name or as a
-        path. Only needed when libvirtd itself runs inside a namespace.
 notes:
   - Run as root (C(become=true)), or as a user allowed to manage the domain through O(uri).
+  - O(netns) is the network namespace in which the bridge and the taps live, the host side of the guests. It is
+    only needed when libvirtd itself runs inside a namespace.
   - A guest only releases a hot-plugged NIC when its OS handles the unplug request (ACPI PCI hotplug on C(pc)
     machines). A guest that is still in its firmware never does; the detach then fails after 10 seconds and stays
     pending in libvirt.
@@ -274,8 +273,8 @@ after:
 operations:
   description:
     - The libvirt requests sent, in order. In check mode, the requests that would be sent.
-    - Actions are V(attach), V(update) (with the full interface XML) and V(detach). RV(operations[].attributes.scope)
-      lists the sides of one request.
+    - Actions are V(attach), V(update) (with the full interface XML) and V(detach). The C(scope) attribute lists the
+      sides of one request.
   returned: always
   type: list
   elements: dict
@@ -335,8 +334,8 @@ def xml_text(elements):
     for side in ('live', 'config'):
         if side in elements:
             element = elements[side]
-            parts.append('<!-- %s -->\n%s\n' % (side, to_xml(element, pretty=True) if element is not None
-                                                 else '<!-- absent -->'))
+            text = to_xml(element, pretty=True) if element is not None else '<!-- absent -->'
+            parts.append('<!-- %s -->\n%s\n' % (side, text))
     return ''.join(parts)
 
 

@@ -33,10 +33,9 @@ options:
       - Name of the domain to read. When omitted, every domain is read.
       - A domain that does not exist is not an error. RV(nics) is then empty and RV(exists) is V(false).
     type: str
-  netns:
-    description:
-      - The network namespace in which the taps live (where libvirtd runs), by name or as a path.
 notes:
+  - O(netns) is the network namespace in which the taps live (where libvirtd runs), when that is not the
+    module's own.
   - Counters move while the guest has traffic. The module reads the tap's kernel counters, then libvirt's, then
     the tap's again, and repeats (up to 5 times) until the two kernel reads are equal, so both sides come from
     the same moment. When traffic never pauses, RV(nics[].mirrored) can be V(false) for a moment; poll it.
