@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole pipeline (what `make test` and CI run): bootstrap, lint, sanity, unit, integration.
+# The whole pipeline (what `make test` and CI run): bootstrap, lint, sanity, unit, integration, e2e.
 #
 #   scripts/test.sh [STAGE...]      default: all stages, in that order
 #
@@ -11,7 +11,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 stages=("$@")
-((${#stages[@]})) || stages=(bootstrap lint sanity unit integration)
+((${#stages[@]})) || stages=(bootstrap lint sanity unit integration e2e)
 
 declare -A SCRIPT=(
     [bootstrap]=scripts/bootstrap.sh
@@ -19,6 +19,7 @@ declare -A SCRIPT=(
     [sanity]=scripts/sanity.sh
     [unit]=scripts/unit.sh
     [integration]=scripts/integration.sh
+    [e2e]=tests/e2e/run.sh
 )
 
 summary=()
