@@ -268,6 +268,11 @@ _PORT_ATTRS = {  # IFLA_BRPORT_*
 }
 _STATS_KEYS = ('rx_packets', 'tx_packets', 'rx_bytes', 'tx_bytes', 'rx_errors', 'tx_errors', 'rx_dropped',
                'tx_dropped')
+_TUN_ATTRS = {  # IFLA_TUN_* (tun and tap devices; the kernel omits OWNER/GROUP when none is set)
+    1: ('IFLA_TUN_OWNER', _u32), 2: ('IFLA_TUN_GROUP', _u32), 3: ('IFLA_TUN_TYPE', _u8), 4: ('IFLA_TUN_PI', _u8),
+    5: ('IFLA_TUN_VNET_HDR', _u8), 6: ('IFLA_TUN_PERSIST', _u8), 7: ('IFLA_TUN_MULTI_QUEUE', _u8),
+    8: ('IFLA_TUN_NUM_QUEUES', _u32), 9: ('IFLA_TUN_NUM_DISABLED_QUEUES', _u32),
+}
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_OPERSTATE, IFLA_LINKINFO = 1, 3, 4, 10, 16, 18
 IFLA_STATS64, IFLA_CARRIER, IFLA_PERM_ADDRESS = 23, 33, 54
 IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 1, 2, 4, 5
@@ -287,7 +292,8 @@ def _decode_link(data, offset, length):
     """An RTM_NEWLINK message as the plain dict the collection uses (raw kernel units).
 
     ``bridge``: IFLA_BR_* of a bridge (bridge IDs as {priority, address}); ``port``: IFLA_BRPORT_* of a bridge
-    port (None when not a bridge port); ``stats``: the IFLA_STATS64 counters.
+    port (None when not a bridge port); ``stats``: the IFLA_STATS64 counters; ``tun``: IFLA_TUN_* of a tun or
+    tap device (the key exists only for kind ``tun``; owner/group 0xffffffff or missing = none set).
     """
     header = offset + _NLMSG_HEADER.size
     dummy, link_type, index, flags, dummy = _IFINFOMSG.unpack_from(data, header)
@@ -322,6 +328,8 @@ def _decode_linkinfo(data, start, end, link):
         link['kind'] = _string(data, *parts[IFLA_INFO_KIND])
     if link['kind'] == 'bridge' and IFLA_INFO_DATA in parts:
         link['bridge'] = _table(data, parts[IFLA_INFO_DATA][0], parts[IFLA_INFO_DATA][1], _BRIDGE_ATTRS)
+    if link['kind'] == 'tun' and IFLA_INFO_DATA in parts:
+        link['tun'] = _table(data, parts[IFLA_INFO_DATA][0], parts[IFLA_INFO_DATA][1], _TUN_ATTRS)
     if IFLA_INFO_SLAVE_KIND in parts and _string(data, *parts[IFLA_INFO_SLAVE_KIND]) == 'bridge':
         begin, stop = parts.get(IFLA_INFO_SLAVE_DATA, (0, 0))
         link['port'] = _table(data, begin, stop, _PORT_ATTRS)
@@ -714,3 +722,75 @@ def _setns(fd):
     if libc.setns(fd, CLONE_NEWNET) != 0:
         code = ctypes.get_errno()
         raise OSError(code, os.strerror(code))
+
+
+# ---- persistent taps (kvm_guest_nic, backend tap): /dev/net/tun ioctls, no `ip` fork --------------------------
+# Numbers from include/uapi/linux/if_tun.h (x86_64/arm64/most: _IOW('T', nr, int) = 0x400454xx).
+
+TUN_DEVICE = '/dev/net/tun'
+IFF_TUN, IFF_TAP, IFF_MULTI_QUEUE, IFF_NO_PI, IFF_VNET_HDR = 0x0001, 0x0002, 0x0100, 0x1000, 0x4000
+TUNSETIFF, TUNSETPERSIST, TUNSETOWNER, TUNSETGROUP = 0x400454ca, 0x400454cb, 0x400454cc, 0x400454ce
+_IFREQ = struct.Struct('=16sH22x')  # struct ifreq: ifr_name, ifr_flags, the rest of the union (40 bytes)
+
+
+def tap_flags(tun=None):
+    """TUNSETIFF flags for a tap: IFF_TAP | IFF_NO_PI for a new one; for an existing one (``tun`` = its IFLA_TUN_*
+    dict) the flags it has, because TUNSETIFF on an existing tap rewrites them (packet info, vnet header)."""
+    if tun is None:
+        return IFF_TAP | IFF_NO_PI
+    flags = IFF_TAP
+    flags |= 0 if tun.get('IFLA_TUN_PI') else IFF_NO_PI
+    flags |= IFF_VNET_HDR if tun.get('IFLA_TUN_VNET_HDR') else 0
+    flags |= IFF_MULTI_QUEUE if tun.get('IFLA_TUN_MULTI_QUEUE') else 0
+    return flags
+
+
+def tun_ioctl(netns, name, flags, owner=None, group=None, persist=None, what=None):
+    """Inside ``netns`` (the same setns dance as :meth:`Netlink.open`): open /dev/net/tun, TUNSETIFF ``name`` with
+    ``flags`` (creates the device, or attaches to an existing one: EBUSY while another process holds it), then
+    TUNSETOWNER / TUNSETGROUP when given, TUNSETPERSIST when given (1 keeps the device after close, 0 lets the
+    close delete it), and close. Errors raise :class:`NetlinkOperationError` naming ``what`` and the errno."""
+    import fcntl
+
+    what = what or 'configure tap %r' % name
+    where = ' in network namespace %r' % netns if netns else ''
+
+    def work():
+        fd = os.open(TUN_DEVICE, os.O_RDWR)
+        try:
+            fcntl.ioctl(fd, TUNSETIFF, _IFREQ.pack(name.encode('utf-8'), flags))
+            if owner is not None:
+                fcntl.ioctl(fd, TUNSETOWNER, owner)
+            if group is not None:
+                fcntl.ioctl(fd, TUNSETGROUP, group)
+            if persist is not None:
+                fcntl.ioctl(fd, TUNSETPERSIST, 1 if persist else 0)
+        finally:
+            os.close(fd)
+
+    try:
+        if not netns:
+            work()
+            return
+        path = _netns_path(netns)
+        if not os.path.exists(path):
+            raise ValidationError(
+                'Network namespace %r does not exist (no %s). Create it first (for example `ip netns add %s`):'
+                ' kvmnet.bridge never creates a namespace implicitly.' % (netns, path, netns), netns=netns)
+        own = os.open('/proc/self/ns/net', os.O_RDONLY)
+        try:
+            target = os.open(path, os.O_RDONLY)
+            try:
+                _setns(target)
+                try:
+                    work()
+                finally:
+                    _setns(own)
+            finally:
+                os.close(target)
+        finally:
+            os.close(own)
+    except OSError as exc:
+        code = exc.errno or errno.EIO
+        raise NetlinkOperationError('Cannot %s%s: %s.' % (what, where, describe_errno(code)),
+                                    errno=errno_name(code))

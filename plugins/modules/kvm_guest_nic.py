@@ -12,6 +12,9 @@ module: kvm_guest_nic
 short_description: Attach a libvirt guest's NIC to a Linux bridge, change it in place, or detach it
 version_added: 0.1.0
 description:
+  - With O(backend=tap), instead manages a persistent tap on a bridge for QEMU run without libvirt
+    (C(-netdev tap,ifname=NAME,script=no,downscript=no)); see O(backend). The rest of this description is about
+    the default O(backend=libvirt).
   - Manages one network interface of a libvirt domain that sits on a Linux bridge (an C(interface) element of type
     C(bridge) in the domain XML). It attaches the NIC, moves it to another bridge or sets its link up or down in
     place, or detaches it.
@@ -38,11 +41,37 @@ extends_documentation_fragment:
   - kvmnet.bridge.libvirt.LIBVIRT_GROUP
   - kvmnet.bridge.netns
 options:
+  backend:
+    description:
+      - V(libvirt) (the default) manages a NIC of a libvirt domain.
+      - V(tap) manages a persistent tap device for a QEMU started without libvirt
+        (C(-netdev tap,ifname=NAME,script=no,downscript=no)). The tap is created with C(/dev/net/tun) ioctls (no
+        C(ip) command), owned by O(owner) and O(group) so QEMU can open it without root, brought up, and enslaved
+        to O(bridge). O(target) names it and is required; O(mac) is the tap's host-side MAC; O(mtu) its MTU.
+        O(domain), O(alias), O(model), O(link_state), O(scope) and O(uri) are refused with V(tap).
+      - With V(tap), changing O(owner) or O(group) of an existing tap, or deleting it, is refused while a process
+        (QEMU) holds the tap open (the kernel answers EBUSY and does not say which process). The bridge, MAC and
+        MTU are changed in place even while QEMU runs.
+    type: str
+    choices: [libvirt, tap]
+    default: libvirt
   domain:
     description:
       - Name of the libvirt domain (guest). It must exist; the module does not define domains.
+      - Required with O(backend=libvirt); refused with O(backend=tap).
     type: str
-    required: true
+  owner:
+    description:
+      - Only with O(backend=tap). The user allowed to open the tap without root (TUNSETOWNER), as a name or a
+        numeric uid. A name must exist on the host.
+      - When omitted, a new tap gets no owner (only root can attach to it) and an existing tap keeps its owner.
+    type: raw
+  group:
+    description:
+      - Only with O(backend=tap). The group whose members may open the tap without root (TUNSETGROUP), as a name
+        or a numeric gid. A name must exist on the host.
+      - When omitted, a new tap gets no group and an existing tap keeps its group.
+    type: raw
   mac:
     description:
       - The guest's MAC address for this NIC, and the NIC's identity, for example C(52:54:00:12:34:56). Accepts
@@ -50,6 +79,8 @@ options:
       - Required unless O(alias) is given. With O(alias) and without O(mac), libvirt picks a MAC when it attaches
         the NIC, and the module finds the NIC by its alias afterwards.
       - The MAC of an existing NIC cannot be changed in place. Remove the NIC and add it again.
+      - With O(backend=tap), the HOST-side MAC of the tap, changed in place (the guest's MAC is QEMU's C(mac=)
+        option). When omitted, the tap keeps the random MAC the kernel gave it.
     type: str
   alias:
     description:
@@ -79,15 +110,21 @@ options:
       - Name of the tap device on the host. When omitted, libvirt picks C(vnetN).
       - Names starting with C(vnet), C(vif), C(macvtap) or C(macvlan) are reserved by libvirt and refused.
       - Cannot be changed on a running guest's NIC (refused unless O(scope=config)).
+      - With O(backend=tap), the name of the tap (required), as given to QEMU's C(ifname=). Any valid interface
+        name; an existing interface of that name must be a tap.
     type: str
   mtu:
     description:
       - MTU of the NIC (C(<mtu size=...>)), from 68 to 65535. When omitted, libvirt uses the bridge's MTU.
       - Cannot be changed on a running guest's NIC (refused unless O(scope=config)).
+      - With O(backend=tap), the tap's MTU, changed in place. When omitted, a new tap has the kernel's 1500 and an
+        existing tap keeps its MTU.
     type: int
   state:
     description:
       - V(present) attaches the NIC or changes it. V(absent) detaches it.
+      - With O(backend=tap), V(present) creates or changes the tap, V(absent) deletes it (refused while a process
+        holds it).
     type: str
     choices: [present, absent]
     default: present
@@ -159,6 +196,21 @@ EXAMPLES = r'''
     mac: "52:54:00:12:34:56"
     state: absent
 
+- name: A persistent tap on kvmbr0 for a QEMU run by user alice without libvirt
+  kvmnet.bridge.kvm_guest_nic:
+    backend: tap
+    target: tap-web2
+    bridge: kvmbr0
+    owner: alice
+    group: kvm
+    mac: "fe:54:00:00:00:02"
+
+- name: Delete the tap (refused while QEMU holds it)
+  kvmnet.bridge.kvm_guest_nic:
+    backend: tap
+    target: tap-web2
+    state: absent
+
 - name: Set the libvirt URI and the host namespace once
   module_defaults:
     group/kvmnet.bridge.libvirt:
@@ -176,18 +228,32 @@ RETURN = r'''
 tap:
   description:
     - The tap device on the host (from the live XML's C(<target dev>)), for example C(vnet3).
+    - With O(backend=tap), O(target), or null when the tap is absent.
     - Null when the domain does not run, when the NIC is absent, and in check mode for a NIC not attached yet.
   returned: always
   type: str
   sample: vnet3
 tap_mac:
-  description: The tap's MAC as the kernel reports it (C(fe:) and the guest MAC's last five bytes), or null.
+  description:
+    - The tap's MAC as the kernel reports it (C(fe:) and the guest MAC's last five bytes), or null.
+    - With O(backend=tap), the tap's host-side MAC as the kernel reports it (null in check mode for a new tap
+      without O(mac)).
   returned: always
   type: str
   sample: "fe:54:00:12:34:56"
+owner:
+  description: With O(backend=tap), the tap's owner uid, or null when none is set or the tap is absent.
+  returned: when backend=tap
+  type: int
+  sample: 1000
+group:
+  description: With O(backend=tap), the tap's group gid, or null when none is set or the tap is absent.
+  returned: when backend=tap
+  type: int
+  sample: 104
 mac:
   description: The guest's MAC of the NIC (lower case), or null when the NIC is absent.
-  returned: always
+  returned: when backend=libvirt
   type: str
   sample: "52:54:00:12:34:56"
 bridge:
@@ -197,16 +263,19 @@ bridge:
   sample: kvmbr0
 model:
   description: The device model, or null.
-  returned: always
+  returned: when backend=libvirt
   type: str
   sample: virtio
 link_state:
   description: V(up) or V(down), or null when the NIC is absent.
-  returned: always
+  returned: when backend=libvirt
   type: str
   sample: up
 before:
-  description: The NIC before the task.
+  description:
+    - The NIC before the task.
+    - With O(backend=tap), the tap instead, with the keys C(state), C(tap), C(tap_mac), C(bridge), C(owner),
+      C(group), C(mtu).
   returned: always
   type: dict
   contains:
@@ -273,6 +342,8 @@ after:
 operations:
   description:
     - The libvirt requests sent, in order. In check mode, the requests that would be sent.
+    - With O(backend=tap), the kernel requests, with actions V(create), V(set_owner), V(set_mac), V(set_mtu),
+      V(enslave), V(delete).
     - Actions are V(attach), V(update) (with the full interface XML) and V(detach). The C(scope) attribute lists the
       sides of one request.
   returned: always
@@ -286,7 +357,9 @@ operations:
       interface: "52:54:00:12:34:56"
       attributes: {domain: web1, scope: [config], bridge: kvmbr1}
 diff:
-  description: The interface XML before and after, per side, in the format Ansible uses for C(--diff).
+  description:
+    - The interface XML before and after, per side, in the format Ansible uses for C(--diff).
+    - With O(backend=tap), RV(before) and RV(after).
   returned: when diff mode is on
   type: dict
 failed_operation:
@@ -300,6 +373,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.kvmnet.bridge.plugins.module_utils._common import (
     NETNS_ARGSPEC,
     Manager,
+    NetlinkOperationError,
     Operation,
     ValidationError,
     apply_plan,
@@ -325,6 +399,15 @@ from ansible_collections.kvmnet.bridge.plugins.module_utils._netlink import (
     PYROUTE2_MINIMUM_VERSION,
     Netlink,
     pyroute2_version,
+    tap_flags,
+    tun_ioctl,
+)
+from ansible_collections.kvmnet.bridge.plugins.module_utils._tap import (
+    busy_refusal,
+    check_tap_facts,
+    describe_tap,
+    plan_tap,
+    validate_tap_static,
 )
 
 
@@ -449,9 +532,97 @@ class KvmGuestNicManager(Manager):
         return elements
 
 
+class KvmTapNicManager(Manager):
+    """backend=tap: a persistent tap for QEMU without libvirt (``-netdev tap,ifname=NAME,script=no``)."""
+
+    def facts(self, netlink):
+        link = netlink.get_link(self.params['target'])
+        bridge = netlink.get_link(self.params['bridge']) if self.params.get('bridge') else None
+        master = netlink.get_link_by_index(link['master']) if link and link['master'] else None
+        return link, bridge, master
+
+    def tun(self, what, flags, **kwargs):
+        """A /dev/net/tun ioctl sequence on the tap; EBUSY (a process holds the tap) becomes the refusal."""
+        name = self.params['target']
+        try:
+            tun_ioctl(self.params['netns'], name, flags, what='%s tap %r' % (what, name), **kwargs)
+        except NetlinkOperationError as exc:
+            if exc.details.get('errno') == 'EBUSY':
+                raise NetlinkOperationError(busy_refusal(name, self.params['netns'], '%s' % what), **exc.details)
+            raise
+
+    def bind(self, netlink, step, link, bridge):
+        """A plan step (plain data) -> an Operation calling the kernel."""
+        name, action, attributes, revert = self.params['target'], step['action'], step['attributes'], step['revert']
+        flags = tap_flags(link.get('tun') if link else None)
+
+        def index():  # the tap's ifindex, read when needed (a tap created by this plan has none before)
+            current = netlink.get_link(name)
+            if current is None:
+                raise NetlinkOperationError('Tap %r vanished while the task ran.' % name)
+            return current['index']
+
+        def create():
+            self.tun('create', flags, owner=attributes.get('owner'), group=attributes.get('group'), persist=True)
+            try:
+                netlink.set_link(name, index(), up=True)
+            except NetlinkOperationError:
+                netlink.delete_link(name, index())  # the step is all or nothing too
+                raise
+
+        def owner(values):
+            return lambda: self.tun('owner/group change', flags, owner=values.get('owner'),
+                                    group=values.get('group'))
+
+        restorable = dict((key, value) for key, value in (revert or {}).items() if value is not None)
+        calls = {
+            'create': (create, lambda: netlink.delete_link(name, index())),
+            'set_owner': (owner(attributes), owner(restorable) if restorable else None),
+            'set_mac': (lambda: netlink.set_link(name, index(), address=attributes['mac']),
+                        (lambda: netlink.set_link(name, index(), address=revert['mac'])) if revert else None),
+            'set_mtu': (lambda: netlink.set_link(name, index(), mtu=attributes['mtu']),
+                        (lambda: netlink.set_link(name, index(), mtu=revert['mtu'])) if revert else None),
+            'enslave': (lambda: netlink.set_master(name, index(), bridge['index'], bridge['name']),
+                        lambda: netlink.set_master(name, index(), revert['master_index'])),
+            'delete': (lambda: self.tun('deletion', flags, persist=False), None),
+        }
+        apply, undo = calls[action]
+        return Operation(action, name, attributes, apply=apply, revert=undo)
+
+    def run(self):
+        params = self.params
+        validate_tap_static(params)
+        with Netlink(params['netns']) as netlink:
+            link, bridge, master = self.facts(netlink)
+            check_tap_facts(params, link, bridge)
+            steps, predicted = plan_tap(params, link, bridge, master['name'] if master else None)
+            before = describe_tap(params['target'], link, master['name'] if master else None)
+            operations = [self.bind(netlink, step, link, bridge) for step in steps]
+            apply_plan(operations, self.module.check_mode)
+            if operations and not self.module.check_mode:
+                link, dummy, master = self.facts(netlink)
+                after = describe_tap(params['target'], link, master['name'] if master else None)
+            else:
+                after = predicted
+        result = self.change_result(before, after, operations)
+        result.update(tap=after['tap'] if after['state'] == 'present' else None, tap_mac=after['tap_mac'],
+                      bridge=after['bridge'], owner=after['owner'], group=after['group'])
+        return result
+
+
+def manager(module):
+    """The manager for the task's backend."""
+    if module.params['backend'] == 'tap':
+        return KvmTapNicManager(module)
+    return KvmGuestNicManager(module)
+
+
 def main():
     argument_spec = dict(
-        domain=dict(type='str', required=True),
+        backend=dict(type='str', default='libvirt', choices=['libvirt', 'tap']),
+        domain=dict(type='str'),
+        owner=dict(type='raw'),
+        group=dict(type='raw'),
         mac=dict(type='str'),
         alias=dict(type='str'),
         bridge=dict(type='str'),
@@ -465,11 +636,17 @@ def main():
     argument_spec.update(URI_ARGSPEC)
     argument_spec.update(NETNS_ARGSPEC)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_if=[('state', 'present', ['bridge'])],
-                           required_one_of=[('mac', 'alias')])
-    require_library(module, 'libvirt-python', LIBVIRT_IMPORT_ERROR, libvirt_version(), LIBVIRT_MINIMUM_VERSION)
+                           required_if=[('state', 'present', ['bridge']),
+                                        ('backend', 'libvirt', ['domain']),
+                                        ('backend', 'libvirt', ['mac', 'alias'], True),
+                                        ('backend', 'tap', ['target'])])
+    if module.params['backend'] == 'libvirt':
+        if module.params['owner'] is not None or module.params['group'] is not None:
+            module.fail_json(msg='owner and group are options of backend=tap (the user and group that may use the'
+                             ' tap); libvirt manages its taps itself. Remove them, or set backend: tap.')
+        require_library(module, 'libvirt-python', LIBVIRT_IMPORT_ERROR, libvirt_version(), LIBVIRT_MINIMUM_VERSION)
     require_library(module, 'pyroute2', PYROUTE2_IMPORT_ERROR, pyroute2_version(), PYROUTE2_MINIMUM_VERSION)
-    run_module(module, KvmGuestNicManager)
+    run_module(module, manager)
 
 
 if __name__ == '__main__':

@@ -98,3 +98,47 @@ def test_unknown_and_truncated_attributes_are_skipped():
     # a trailing attribute of an unknown type, then a bogus length 0 header: decoding stops there
     data += struct.pack('=HH', 8, 999) + b'\x00' * 4 + struct.pack('=HH', 0, 1)
     assert decode(_netlink._decode_link, data)['name'] == 'x0'
+
+
+def _attr(kind, payload):
+    """One netlink attribute from raw bytes (header, payload, padding to 4 bytes)."""
+    data = struct.pack('=HH', 4 + len(payload), kind) + payload
+    return data + b'\0' * (-len(data) % 4)
+
+
+def _tun_message(info_data):
+    """An RTM_NEWLINK for tap 'tap0' (ifindex 7) built with raw struct bytes, IFLA_INFO_DATA = ``info_data``."""
+    linkinfo = _attr(1, b'tun\0') + _attr(2, info_data)  # IFLA_INFO_KIND, IFLA_INFO_DATA
+    body = struct.pack('=BxHiII', 0, 1, 7, 0, 0) + _attr(3, b'tap0\0') + _attr(18, linkinfo)  # IFNAME, LINKINFO
+    return struct.pack('=LHHLL', 16 + len(body), 16, 0, 0, 0) + body
+
+
+def test_tun_info_data_from_raw_bytes():
+    info = (_attr(1, struct.pack('=I', 1000)) + _attr(2, struct.pack('=I', 104)) + _attr(3, struct.pack('=B', 2))
+            + _attr(4, struct.pack('=B', 0)) + _attr(5, struct.pack('=B', 1)) + _attr(6, struct.pack('=B', 1))
+            + _attr(7, struct.pack('=B', 0)) + _attr(8, struct.pack('=I', 1)) + _attr(9, struct.pack('=I', 0))
+            + _attr(10, struct.pack('=I', 99)))  # a newer attribute this decoder does not know: skipped
+    link = decode(_netlink._decode_link, _tun_message(info))
+    assert link['name'] == 'tap0' and link['kind'] == 'tun' and link['index'] == 7
+    assert link['tun'] == dict(IFLA_TUN_OWNER=1000, IFLA_TUN_GROUP=104, IFLA_TUN_TYPE=2, IFLA_TUN_PI=0,
+                               IFLA_TUN_VNET_HDR=1, IFLA_TUN_PERSIST=1, IFLA_TUN_MULTI_QUEUE=0,
+                               IFLA_TUN_NUM_QUEUES=1, IFLA_TUN_NUM_DISABLED_QUEUES=0)
+
+
+def test_tun_without_owner_and_unset_owner():
+    # the kernel leaves OWNER/GROUP out when none is set; (uid_t) -1 is the "unset" value
+    info = _attr(1, struct.pack('=I', 0xFFFFFFFF)) + _attr(3, struct.pack('=B', 1)) + _attr(6, struct.pack('=B', 0))
+    link = decode(_netlink._decode_link, _tun_message(info))
+    assert link['tun'] == dict(IFLA_TUN_OWNER=0xFFFFFFFF, IFLA_TUN_TYPE=1, IFLA_TUN_PERSIST=0)
+
+
+def test_tun_key_only_for_tun_links():
+    data = encode('ifinfmsg', dict(index=3), [('IFLA_IFNAME', 'eth0')])
+    assert 'tun' not in decode(_netlink._decode_link, data)
+
+
+def test_tap_flags_keep_those_of_an_existing_tap():
+    assert _netlink.tap_flags() == _netlink.IFF_TAP | _netlink.IFF_NO_PI
+    assert _netlink.tap_flags(dict(IFLA_TUN_PI=1, IFLA_TUN_VNET_HDR=1)) == _netlink.IFF_TAP | _netlink.IFF_VNET_HDR
+    assert _netlink.tap_flags(dict(IFLA_TUN_PI=0, IFLA_TUN_MULTI_QUEUE=1)) == (
+        _netlink.IFF_TAP | _netlink.IFF_NO_PI | _netlink.IFF_MULTI_QUEUE)
