@@ -52,25 +52,8 @@ inside() {
 }
 
 outside() {
-    local out kernel initrd state guard rc=0
-    [[ $(id -u) -eq 0 ]] || lab_die "needs root"
-    out="$("$LAB_DIR/guest.sh" "$LAB_ROOT/build/lab/guest")"
-    kernel="$(sed -n 's/^KERNEL=//p' <<<"$out")"
-    initrd="$(sed -n 's/^INITRD=//p' <<<"$out")"
     "$LAB_ROOT/scripts/collection-tree.sh" >/dev/null
-    mkdir -p "$LAB_ROOT/build/lab"
-    state="$(mktemp -d "$LAB_ROOT/build/lab/e2e.XXXXXX")"
-    guard="$state/root-netns.json"
-    "$LAB_ROOT/scripts/root-netns-guard.sh" snapshot "$guard"
-    "$LAB_ROOT/scripts/netns-instance.sh" e2e -- "$0" --inside "$state" "$kernel" "$initrd" || rc=$?
-    "$LAB_ROOT/scripts/root-netns-guard.sh" check "$guard" || { lab_log "root network namespace changed"; rc=1; }
-    if ((rc == 0)) && [[ -z "${KVMNET_LAB_KEEP:-}" ]]; then
-        rm -rf "$state"
-        echo "e2e: passed"
-    else
-        echo "e2e: $( ((rc == 0)) && echo passed || echo "FAILED rc=$rc"); state kept in $state (console.log, libvirt/log)"
-    fi
-    return "$rc"
+    lab_run "$LAB_ROOT/tests/e2e/run.sh" e2e
 }
 
 if [[ "${1:-}" == --inside ]]; then

@@ -55,3 +55,35 @@ lab_kill() {
 lab_now() { date +%s.%N; }
 # lab_since START: seconds elapsed since START (from lab_now), one decimal
 lab_since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}'; }
+
+# lab_run SCRIPT LABEL [REPORT_FN]: the outside half of a lab test. Builds (or reuses) the guest, makes a state dir
+# build/lab/LABEL.XXXXXX, snapshots the root network namespace, runs `SCRIPT --inside STATE KERNEL INITRD` in a
+# namespace instance (scripts/netns-instance.sh), checks the root namespace is unchanged, calls `REPORT_FN STATE` if
+# given (LAB_T_GUEST: guest build seconds, LAB_T_START: when the instance started), then removes the state dir on
+# success or keeps it (on failure, or with KVMNET_LAB_KEEP=1). Returns the test's status, 1 if the root namespace
+# changed.
+lab_run() {
+    local script="$1" label="$2" report="${3:-}" out kernel initrd state guard t0 rc=0
+    [[ $(id -u) -eq 0 ]] || lab_die "needs root"
+    t0=$(lab_now)
+    out="$("$LAB_DIR/guest.sh" "$LAB_ROOT/build/lab/guest")"
+    LAB_T_GUEST=$(lab_since "$t0")
+    kernel="$(sed -n 's/^KERNEL=//p' <<<"$out")"
+    initrd="$(sed -n 's/^INITRD=//p' <<<"$out")"
+    mkdir -p "$LAB_ROOT/build/lab"
+    state="$(mktemp -d "$LAB_ROOT/build/lab/$label.XXXXXX")"
+    guard="$state/root-netns.json"
+    "$LAB_ROOT/scripts/root-netns-guard.sh" snapshot "$guard"
+    LAB_T_START=$(lab_now)
+    "$LAB_ROOT/scripts/netns-instance.sh" "lab-$label" -- "$script" --inside "$state" "$kernel" "$initrd" || rc=$?
+    "$LAB_ROOT/scripts/root-netns-guard.sh" check "$guard" || { lab_log "root network namespace changed"; rc=1; }
+    export LAB_T_GUEST LAB_T_START
+    [[ -z "$report" ]] || "$report" "$state"
+    if ((rc == 0)) && [[ -z "${KVMNET_LAB_KEEP:-}" ]]; then
+        rm -rf "$state"
+        echo "$label: passed"
+    else
+        echo "$label: $( ((rc == 0)) && echo passed || echo "FAILED rc=$rc"); state kept in $state"
+    fi
+    return "$rc"
+}

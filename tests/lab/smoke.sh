@@ -164,38 +164,20 @@ EOF
 # ------------------------------------------------------------------------------------------------------------------
 # outside: build the guest, guard the root namespace, run the rest in an instance
 # ------------------------------------------------------------------------------------------------------------------
+# report STATE: the timing summary, after the instance ended (called by lab_run)
+report() {
+    echo "=== lab smoke timings"
+    echo "guest build (tests/lab/guest.sh): ${LAB_T_GUEST}s"
+    cat "$1/timings" 2>/dev/null || true
+    echo "instance total: $(lab_since "$LAB_T_START")s"
+}
+
 outside() {
-    local t0 t_guest out kernel initrd state rc=0 guard cmd
-    [[ $(id -u) -eq 0 ]] || lab_die "needs root"
+    local cmd
     for cmd in libvirtd virsh qemu-system-x86_64 dnsmasq python3; do
         command -v "$cmd" >/dev/null || lab_die "$cmd missing: run scripts/bootstrap.sh"
     done
-    t0=$(lab_now)
-    out="$("$LAB_DIR/guest.sh" "$LAB_ROOT/build/lab/guest")"
-    t_guest=$(lab_since "$t0")
-    kernel="$(sed -n 's/^KERNEL=//p' <<<"$out")"
-    initrd="$(sed -n 's/^INITRD=//p' <<<"$out")"
-
-    mkdir -p "$LAB_ROOT/build/lab"
-    state="$(mktemp -d "$LAB_ROOT/build/lab/smoke.XXXXXX")"
-    guard="$state/root-netns.json"
-    "$LAB_ROOT/scripts/root-netns-guard.sh" snapshot "$guard"
-    t0=$(lab_now)
-    "$LAB_ROOT/scripts/netns-instance.sh" lab-smoke -- "$LAB_DIR/smoke.sh" --inside "$state" "$kernel" "$initrd" ||
-        rc=$?
-    "$LAB_ROOT/scripts/root-netns-guard.sh" check "$guard" || { lab_log "root network namespace changed"; rc=1; }
-
-    echo "=== lab smoke timings"
-    echo "guest build (tests/lab/guest.sh): ${t_guest}s"
-    cat "$state/timings" 2>/dev/null || true
-    echo "instance total: $(lab_since "$t0")s"
-    if ((rc == 0)) && [[ -z "${KVMNET_LAB_KEEP:-}" ]]; then
-        rm -rf "$state"
-        echo "lab smoke: passed"
-    else
-        echo "lab smoke: $( ((rc == 0)) && echo passed || echo "FAILED rc=$rc"); state kept in $state"
-    fi
-    return "$rc"
+    lab_run "$LAB_DIR/smoke.sh" smoke report
 }
 
 if [[ "${1:-}" == --inside ]]; then
