@@ -436,10 +436,6 @@ class Netlink(object):
 
     # ---- reads -------------------------------------------------------------------------------------------
 
-    def _request(self, attrs, dump):
-        """RTM_GETLINK with ``attrs``; see :meth:`_query`."""
-        return self._query('ifinfmsg', RTM_GETLINK, 0, attrs, dump)
-
     def _query(self, codec, msg_type, family, attrs, dump, fields=None, generic=False):
         """Send one request (message class ``_codec(codec)``) and return the decoded replies.
 
