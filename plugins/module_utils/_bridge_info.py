@@ -13,10 +13,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.kvmnet.bridge.plugins.module_utils._bridge import (
-    PORT_ATTRS,
-    PORT_STP_STATES,
     _kernel_to_seconds,
     normalise,
+)
+from ansible_collections.kvmnet.bridge.plugins.module_utils._port import (
+    PORT_ATTRS,
+    PORT_STP_STATES,
 )
 
 STP_STATES = PORT_STP_STATES  # BR_STATE_* 0..4: disabled, listening, learning, forwarding, blocking

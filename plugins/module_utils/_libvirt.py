@@ -21,8 +21,8 @@ import time
 import traceback
 import xml.etree.ElementTree as ET
 
-from ansible_collections.kvmnet.bridge.plugins.module_utils._bridge import normalise_mac, validate_ifname
 from ansible_collections.kvmnet.bridge.plugins.module_utils._common import KvmnetError, ValidationError
+from ansible_collections.kvmnet.bridge.plugins.module_utils._names import normalise_mac, validate_ifname
 
 LIBVIRT_IMPORT_ERROR = None
 try:

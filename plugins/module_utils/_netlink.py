@@ -534,15 +534,24 @@ class Netlink(object):
 
     def routes(self, index):
         """Routes whose output interface is ``index``, all tables but ``local``, as plain dicts."""
+        return [route for route in self._route_dicts() if route['oif'] == index]
+
+    def default_routes(self):
+        """Default routes (destination length 0) of every table but ``local``, both families, each with its
+        ``oif`` (the interface index it leaves through)."""
+        return [route for route in self._route_dicts() if route['dst_len'] == 0]
+
+    def _route_dicts(self):
         result = []
         for family in (socket.AF_INET, socket.AF_INET6):
             replies = self._read('list the routes', 'rtmsg', RTM_GETROUTE, family)
             for reply in replies:
                 table = reply.get_attr('RTA_TABLE') or reply['table']
-                if reply.get_attr('RTA_OIF') != index or table == RT_TABLE_LOCAL or reply.get_attr('RTA_MULTIPATH'):
+                if table == RT_TABLE_LOCAL or reply.get_attr('RTA_MULTIPATH'):
                     continue
                 result.append(dict(
                     family=6 if family == socket.AF_INET6 else 4,
+                    oif=reply.get_attr('RTA_OIF'),
                     dst=reply.get_attr('RTA_DST'),
                     dst_len=reply['dst_len'],
                     gateway=reply.get_attr('RTA_GATEWAY'),
@@ -554,6 +563,11 @@ class Netlink(object):
                     type=reply['type'],
                 ))
         return result
+
+    def links(self):
+        """Every interface of the namespace, as :func:`_decode_link` dicts (the interface inventory's one full
+        dump; the other modules read single links or kernel-filtered dumps)."""
+        return self._read('list the interfaces', 'ifinfmsg', RTM_GETLINK)
 
     def port_vlans(self, index):
         """VLAN entries (vid, pvid, untagged) of bridge port ``index`` (needs a VLAN-filtering bridge)."""

@@ -10,8 +10,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.kvmnet.bridge.plugins.module_utils._bridge import normalise_mac, validate_ifname
 from ansible_collections.kvmnet.bridge.plugins.module_utils._common import ValidationError
+from ansible_collections.kvmnet.bridge.plugins.module_utils._names import normalise_mac, validate_ifname
 
 IFF_TAP_TYPE = 2  # IFLA_TUN_TYPE of a tap (IFF_TAP); 1 is a tun (IFF_TUN)
 ID_UNSET = 0xFFFFFFFF  # (uid_t) -1: no owner / group set

@@ -239,12 +239,6 @@ failed_operation:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kvmnet.bridge.plugins.module_utils._bridge import (
-    normalise_port,
-    plan_port,
-    port_kernel_request,
-    validate_port_static,
-)
 from ansible_collections.kvmnet.bridge.plugins.module_utils._common import (
     NETNS_ARGSPEC,
     Manager,
@@ -264,6 +258,12 @@ from ansible_collections.kvmnet.bridge.plugins.module_utils._netlink import (
     PYROUTE2_MINIMUM_VERSION,
     Netlink,
     pyroute2_version,
+)
+from ansible_collections.kvmnet.bridge.plugins.module_utils._port import (
+    normalise_port,
+    plan_port,
+    port_kernel_request,
+    validate_port_static,
 )
 
 

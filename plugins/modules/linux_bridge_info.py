@@ -411,7 +411,6 @@ text:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kvmnet.bridge.plugins.module_utils._bridge import validate_ifname
 from ansible_collections.kvmnet.bridge.plugins.module_utils._bridge_info import brctl_text, bridge_facts
 from ansible_collections.kvmnet.bridge.plugins.module_utils._common import (
     NETNS_ARGSPEC,
@@ -419,6 +418,7 @@ from ansible_collections.kvmnet.bridge.plugins.module_utils._common import (
     require_library,
     run_module,
 )
+from ansible_collections.kvmnet.bridge.plugins.module_utils._names import validate_ifname
 from ansible_collections.kvmnet.bridge.plugins.module_utils._netlink import (
     PYROUTE2_IMPORT_ERROR,
     PYROUTE2_MINIMUM_VERSION,

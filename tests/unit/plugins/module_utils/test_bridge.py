@@ -10,14 +10,13 @@ import pytest
 from ansible_collections.kvmnet.bridge.plugins.module_utils._bridge import (
     kernel_request,
     normalise,
-    normalise_mac,
     plan,
     random_local_mac,
     validate,
-    validate_ifname,
     validate_static,
 )
 from ansible_collections.kvmnet.bridge.plugins.module_utils._common import ValidationError
+from ansible_collections.kvmnet.bridge.plugins.module_utils._names import normalise_mac, validate_ifname
 
 OPTIONS = ('name', 'state', 'force', 'up', 'stp', 'forward_delay', 'hello_time', 'max_age', 'ageing_time',
            'priority', 'mcast_snooping', 'vlan_filtering', 'group_fwd_mask', 'mtu', 'mac', 'netns')

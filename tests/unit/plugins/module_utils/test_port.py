@@ -7,13 +7,13 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.kvmnet.bridge.plugins.module_utils._bridge import (
+from ansible_collections.kvmnet.bridge.plugins.module_utils._common import ValidationError
+from ansible_collections.kvmnet.bridge.plugins.module_utils._port import (
     plan_port,
     port_kernel_request,
     validate_port_static,
     vlan_plan,
 )
-from ansible_collections.kvmnet.bridge.plugins.module_utils._common import ValidationError
 
 PORT_OPTIONS = ('cost', 'priority', 'hairpin', 'learning', 'unicast_flood', 'mcast_flood', 'bpdu_guard',
                 'root_block', 'isolated', 'neigh_suppress')

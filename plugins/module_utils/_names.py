@@ -1,0 +1,59 @@
+# Copyright (c) kvmnet.bridge contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Interface-name and MAC rules shared by every module: validate names as the kernel does, normalise MACs."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+from ansible_collections.kvmnet.bridge.plugins.module_utils._common import ValidationError
+
+IFNAME_MAX_BYTES = 15
+_MAC_RE = re.compile(r'^[0-9a-f]{2}([:-])[0-9a-f]{2}(\1[0-9a-f]{2}){4}$')
+
+
+def validate_ifname(name, option='name'):
+    """Linux interface name rules (dev_valid_name): 1..15 bytes, not '.' or '..', no '/', ':' or whitespace."""
+    if not name:
+        raise ValidationError('%s must not be empty.' % option, **{option: name})
+    encoded = name.encode('utf-8')
+    problems = []
+    if len(encoded) > IFNAME_MAX_BYTES:
+        problems.append('it is %d bytes long, the kernel allows at most %d' % (len(encoded), IFNAME_MAX_BYTES))
+    if name in ('.', '..'):
+        problems.append("'.' and '..' are reserved")
+    bad = sorted(set(char for char in name if char in '/:' or char.isspace()))
+    if bad:
+        problems.append('it contains %s' % ', '.join(repr(char) for char in bad))
+    if problems:
+        raise ValidationError(
+            'Invalid interface name %r for %s: %s. Use at most 15 bytes without "/", ":" or whitespace,'
+            ' for example "kvmbr0".' % (name, option, '; '.join(problems)),
+            **{option: name}
+        )
+
+
+def normalise_mac(mac, option='mac'):
+    """Lower-case, colon-separated; refuses malformed, multicast and all-zero addresses."""
+    text = str(mac).strip().lower()
+    if not _MAC_RE.match(text):
+        raise ValidationError(
+            'Invalid MAC address %r for %s: use six hexadecimal byte pairs separated by ":", for example'
+            ' "52:54:00:12:34:56".' % (mac, option),
+            **{option: mac}
+        )
+    text = text.replace('-', ':')
+    first = int(text[:2], 16)
+    if first & 0x01:
+        raise ValidationError(
+            'MAC address %r for %s is a multicast address (the lowest bit of the first byte is set); an interface'
+            ' needs a unicast MAC. Use an even first byte, for example a locally administered "02:..." address.'
+            % (mac, option),
+            **{option: mac}
+        )
+    if text == '00:00:00:00:00:00':
+        raise ValidationError('MAC address %r for %s is all zeros; use a real unicast MAC.' % (mac, option),
+                              **{option: mac})
+    return text
