@@ -47,6 +47,27 @@ class ApplyError(KvmnetError):
     """An operation of the plan failed; what had been applied was reverted."""
 
 
+def where(netns):
+    """`` in network namespace 'lab'`` (or nothing): the one wording of "where" in every message."""
+    return ' in network namespace %r' % netns if netns else ''
+
+
+def require_bridge(name, link, netns, needed_for, option='bridge'):
+    """Refuse unless ``link`` (the ``_netlink`` link dict of ``name``, None if absent) is a Linux bridge.
+
+    The one wording of "bridge missing" and "not a bridge"; ``needed_for`` says what needs it, e.g. 'the tap'.
+    """
+    if link is None:
+        raise ValidationError(
+            'Bridge %r does not exist%s. Create it first (kvmnet.bridge.linux_bridge name=%s), or fix the name: %s'
+            ' needs an existing Linux bridge.' % (name, where(netns), name, needed_for), **{option: name})
+    if link['kind'] != 'bridge':
+        raise ValidationError(
+            'Interface %r is not a bridge (kind: %s)%s: %s needs a Linux bridge; %s must name one.'
+            % (name, link['kind'] or 'a physical or unnamed-kind device', where(netns), needed_for, option),
+            kind=link['kind'], **{option: name})
+
+
 class Operation(object):
     """One step of a plan: what it does (for ``operations``) and how to do and undo it.
 
@@ -114,6 +135,7 @@ class Manager(object):
     def __init__(self, module):
         self.module = module
         self.params = dict(module.params)
+        self.before = None  # set by run() once the current state is read: refusals return it too
 
     def change_result(self, before, after, operations):
         """The result every changing module returns: changed, before, after, operations, and diff in diff mode."""
@@ -129,10 +151,15 @@ def run_module(module, manager_factory):
 
     ``manager_factory(module)`` returns an object whose ``run()`` returns the result dict.
     """
+    manager = None
     try:
-        result = manager_factory(module).run()
+        manager = manager_factory(module)
+        result = manager.run()
     except KvmnetError as exc:
-        module.fail_json(msg=exc.msg, **exc.details)
+        # one shape on every path: a refusal or a failed change still says what was there and what ran
+        details = dict(changed=False, before=getattr(manager, 'before', None), operations=[])
+        details.update(exc.details)
+        module.fail_json(msg=exc.msg, **details)
     module.exit_json(**result)
 
 

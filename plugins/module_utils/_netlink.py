@@ -27,6 +27,7 @@ import traceback
 from ansible_collections.kvmnet.bridge.plugins.module_utils._common import (
     NetlinkOperationError,
     ValidationError,
+    where,
 )
 from ansible_collections.kvmnet.bridge.plugins.module_utils._iface import route_text
 
@@ -386,7 +387,7 @@ class Netlink(object):
         self.close()
 
     def _where(self):
-        return ' in network namespace %r' % self.netns if self.netns else ''
+        return where(self.netns)
 
     def open(self):
         if not self.netns:
@@ -763,7 +764,7 @@ def tun_ioctl(netns, name, flags, owner=None, group=None, persist=None, what=Non
     import fcntl
 
     what = what or 'configure tap %r' % name
-    where = ' in network namespace %r' % netns if netns else ''
+    here = where(netns)
 
     def work():
         fd = os.open(TUN_DEVICE, os.O_RDWR)
@@ -802,5 +803,5 @@ def tun_ioctl(netns, name, flags, owner=None, group=None, persist=None, what=Non
             os.close(own)
     except OSError as exc:
         code = exc.errno or errno.EIO
-        raise NetlinkOperationError('Cannot %s%s: %s.' % (what, where, describe_errno(code)),
+        raise NetlinkOperationError('Cannot %s%s: %s.' % (what, here, describe_errno(code)),
                                     errno=errno_name(code))

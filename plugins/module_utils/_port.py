@@ -15,7 +15,7 @@ from ansible_collections.kvmnet.bridge.plugins.module_utils._bridge import (
     _bool_to_kernel,
     _kernel_to_bool,
 )
-from ansible_collections.kvmnet.bridge.plugins.module_utils._common import ValidationError
+from ansible_collections.kvmnet.bridge.plugins.module_utils._common import ValidationError, require_bridge, where
 from ansible_collections.kvmnet.bridge.plugins.module_utils._iface import (
     ARPHRD_ETHER,
     ARPHRD_NAMES,
@@ -140,16 +140,10 @@ def plan_port(params, facts):
                     data=dict(master_index=0))
         return [step], after
 
-    where = ' in network namespace %r' % params['netns'] if params.get('netns') else ''
     if port is None:
-        raise ValidationError('Interface %r does not exist%s. Create it (or fix the name) first.' % (name, where),
-                              name=name)
-    if bridge is None:
-        raise ValidationError('Bridge %r does not exist%s. Create it first with kvmnet.bridge.linux_bridge.'
-                              % (bridge_name, where), bridge=bridge_name)
-    if bridge['kind'] != 'bridge':
-        raise ValidationError('Interface %r is not a bridge (kind: %s); bridge must name a Linux bridge.'
-                              % (bridge_name, bridge['kind']), bridge=bridge_name)
+        raise ValidationError('Interface %r does not exist%s. Create it (or fix the name) first.'
+                              % (name, where(params.get('netns'))), name=name)
+    require_bridge(bridge_name, bridge, params.get('netns'), 'a bridge port')
     if port['kind'] == 'bridge':
         raise ValidationError(
             'Interface %r is itself a bridge: a bridge cannot be a port of another bridge (that would be a loop; the'

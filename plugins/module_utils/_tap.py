@@ -10,7 +10,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.kvmnet.bridge.plugins.module_utils._common import ValidationError
+from ansible_collections.kvmnet.bridge.plugins.module_utils._common import ValidationError, require_bridge, where
 from ansible_collections.kvmnet.bridge.plugins.module_utils._names import normalise_mac, validate_ifname
 
 IFF_TAP_TYPE = 2  # IFLA_TUN_TYPE of a tap (IFF_TAP); 1 is a tun (IFF_TUN)
@@ -18,10 +18,6 @@ ID_UNSET = 0xFFFFFFFF  # (uid_t) -1: no owner / group set
 ID_MAX = 0xFFFFFFFE
 LIBVIRT_ONLY = ('domain', 'alias', 'model', 'link_state')  # refused with backend tap when set
 DEFAULT_URI = 'qemu:///system'
-
-
-def _where(params):
-    return ' in network namespace %r' % params['netns'] if params.get('netns') else ''
 
 
 def resolve_id(value, option, lookup):
@@ -96,7 +92,7 @@ def held(link):
 def check_tap_facts(params, link, bridge):
     """Refusals that need the kernel's facts, before anything changes. ``link``: the interface named ``target``
     (or None); ``bridge``: the interface named ``bridge`` (or None)."""
-    name, where = params['target'], _where(params)
+    name, here = params['target'], where(params.get('netns'))
     if link is not None:
         tun = link.get('tun')
         if link['kind'] != 'tun' or tun is None or tun.get('IFLA_TUN_TYPE') != IFF_TAP_TYPE:
@@ -105,33 +101,23 @@ def check_tap_facts(params, link, bridge):
                 kind = 'tun (layer 3), not tap'
             raise ValidationError(
                 'Interface %r%s exists and is not a tap (kind: %s). The tap backend only manages taps: choose'
-                ' another target, or remove that interface yourself.' % (name, where, kind), target=name,
+                ' another target, or remove that interface yourself.' % (name, here, kind), target=name,
                 kind=link['kind'])
         if params['state'] == 'present' and not tun.get('IFLA_TUN_PERSIST'):
             raise ValidationError(
                 'Tap %r%s exists but is not persistent: the process that created it (QEMU?) holds it and it goes'
                 ' away when that process exits. Stop the QEMU process using %r, then run the task again to create'
-                ' a persistent tap.' % (name, where, name), target=name)
+                ' a persistent tap.' % (name, here, name), target=name)
     if params['state'] == 'present':
-        bridge_name = params['bridge']
-        if bridge is None:
-            raise ValidationError(
-                'Bridge %r does not exist%s. Create it first (kvmnet.bridge.linux_bridge name=%s), or fix the name.'
-                % (bridge_name, where, bridge_name), bridge=bridge_name)
-        if bridge['kind'] != 'bridge':
-            raise ValidationError(
-                'Interface %r%s is not a bridge (kind: %s): the tap needs a Linux bridge.'
-                % (bridge_name, where, bridge['kind'] or 'a physical or unnamed-kind device'), bridge=bridge_name,
-                kind=bridge['kind'])
+        require_bridge(params['bridge'], bridge, params.get('netns'), 'the tap')
 
 
 def busy_refusal(name, netns, change):
-    where = ' in network namespace %r' % netns if netns else ''
     return (
         'Tap %r%s is held open by a process, typically the QEMU process of the guest using it, so its %s cannot be'
         ' done (TUNSETIFF on the tap gives EBUSY; the kernel does not say which process holds it). Stop the QEMU'
         ' process using %r first (for example find it with `ps -ef | grep %s`), then run the task again. Bridge,'
-        ' MAC and MTU changes work while it runs.' % (name, where, change, name, name)
+        ' MAC and MTU changes work while it runs.' % (name, where(netns), change, name, name)
     )
 
 

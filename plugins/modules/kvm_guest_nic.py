@@ -375,8 +375,8 @@ from ansible_collections.kvmnet.bridge.plugins.module_utils._common import (
     Manager,
     NetlinkOperationError,
     Operation,
-    ValidationError,
     apply_plan,
+    require_bridge,
     require_library,
     run_module,
 )
@@ -426,18 +426,8 @@ class KvmGuestNicManager(Manager):
 
     def check_bridge(self, netlink):
         bridge = self.params['bridge']
-        link = netlink.get_link(bridge)
-        where = ' in network namespace %r' % self.params['netns'] if self.params['netns'] else ''
-        if link is None:
-            raise ValidationError(
-                'Bridge %r does not exist on the host%s. Create it first (kvmnet.bridge.linux_bridge name=%s), or'
-                ' fix the name; libvirt would fail to start or plug the guest NIC.' % (bridge, where, bridge),
-                bridge=bridge)
-        if link['kind'] != 'bridge':
-            raise ValidationError(
-                'Interface %r%s is not a bridge (kind: %s): a guest NIC of type bridge needs a Linux bridge.'
-                % (bridge, where, link['kind'] or 'a physical or unnamed-kind device'), bridge=bridge,
-                kind=link['kind'])
+        require_bridge(bridge, netlink.get_link(bridge), self.params['netns'],
+                       'a guest NIC of type bridge (libvirt would fail to start or plug it)')
 
     def bind(self, conn, domain, step):
         """A plan step (plain data) -> an Operation calling libvirt."""
