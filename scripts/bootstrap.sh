@@ -17,6 +17,11 @@
 #                                                         libvirt-python, ...)
 #   .venv-pyroute2-0.7    requirements/pyroute2-0.7.txt (ansible-core, pytest, pyroute2 0.7.2 as in Debian 12,
 #                                                         libvirt-python)
+# Collections the tests need besides this one (Galaxy is unreachable here, PyPI is not):
+#   build/collections/ansible_collections/community/docker   its `nsenter` connection reaches the namespace machines
+#     of the molecule scenarios (tests/machines/machine.sh). Taken from the `ansible` package on PyPI: the pinned
+#     wheel is downloaded once into build/cache/ (`pip download --no-deps`, sha256-checked) and only that one
+#     collection is extracted; a stamp with the wheel's hash makes later runs a no-op.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -36,6 +41,9 @@ declare -A PKG_FOR=(
     [shellcheck]=shellcheck  # ansible-test sanity "shellcheck" (skipped with a warning when missing)
     [ping]=iputils-ping  # bridge_port migration test: pings every 10 ms across the move
     [brctl]=bridge-utils # linux_bridge_info test: our brctl layouts against the real brctl
+    [nsenter]=util-linux # molecule: community.docker.nsenter and the testinfra backend enter namespace machines
+    [iptables]=iptables  # the role's netfilter case: a Docker-like FORWARD DROP inside a namespace machine
+    [nft]=nftables       # the same policy through nftables
     # the lab (tests/lab): libvirt + QEMU guests on a bridge, DHCP from a router namespace
     [qemu-system-x86_64]=qemu-system-x86
     [libvirtd]=libvirt-daemon
@@ -109,4 +117,58 @@ make_venv() {
 
 make_venv .venv requirements/test.txt
 make_venv .venv-pyroute2-0.7 requirements/pyroute2-0.7.txt
+
+# --- collections from PyPI ---------------------------------------------------------------------------------------
+# ansible 12.x is the community package for ansible-core 2.19 (the version pinned in requirements/); 12.3.0 carries
+# community.docker 4.8.5. Bump both lines together.
+ANSIBLE_WHEEL=ansible-12.3.0-py3-none-any.whl
+ANSIBLE_WHEEL_SHA256=cd156f82fa87f7a899212b0efa9f7ca3a24d609212de9f78428a572eb01e5414
+COLLECTIONS=build/collections
+WANT_COLLECTIONS=(community/docker)
+
+collections_from_wheel() {
+    local wheel="build/cache/$ANSIBLE_WHEEL" stamp="$COLLECTIONS/.kvmnet-stamp" want
+    want="$ANSIBLE_WHEEL_SHA256 ${WANT_COLLECTIONS[*]}"
+    if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+        log "$COLLECTIONS up to date (${WANT_COLLECTIONS[*]} from $ANSIBLE_WHEEL)"
+        return 0
+    fi
+    local start=$SECONDS
+    if [[ ! -f "$wheel" ]] || ! sha256sum --status -c <<<"$ANSIBLE_WHEEL_SHA256  $wheel"; then
+        log "downloading $ANSIBLE_WHEEL into build/cache/"
+        mkdir -p build/cache
+        rm -f "$wheel"
+        local version="${ANSIBLE_WHEEL#ansible-}"
+        version="${version%%-*}"
+        .venv/bin/python -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+            -d build/cache "ansible==$version" 2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2)
+        sha256sum --status -c <<<"$ANSIBLE_WHEEL_SHA256  $wheel" || {
+            log "$wheel: sha256 differs from the pinned $ANSIBLE_WHEEL_SHA256"
+            exit 1
+        }
+    fi
+    # extract next to the old tree, then swap, so an interrupted run never leaves a half tree in place
+    rm -rf "$COLLECTIONS".new.*
+    local stage
+    stage="$(mktemp -d "$COLLECTIONS.new.XXXXXX")"
+    .venv/bin/python - "$wheel" "$stage" "${WANT_COLLECTIONS[@]}" <<'PY'
+import sys
+import zipfile
+
+wheel, dest, *wanted = sys.argv[1:]
+prefixes = tuple(f'ansible_collections/{name}/' for name in wanted)
+with zipfile.ZipFile(wheel) as archive:
+    members = [m for m in archive.namelist() if m.startswith(prefixes)]
+    for name in wanted:
+        if not any(m.startswith(f'ansible_collections/{name}/') for m in members):
+            sys.exit(f'{wheel} has no ansible_collections/{name}')
+    archive.extractall(dest, members)
+PY
+    printf '%s\n' "$want" >"$stage/.kvmnet-stamp"
+    chmod 755 "$stage"
+    rm -rf "$COLLECTIONS"
+    mv "$stage" "$COLLECTIONS"
+    log "$COLLECTIONS: ${WANT_COLLECTIONS[*]} extracted from $ANSIBLE_WHEEL in $((SECONDS - start)) s"
+}
+collections_from_wheel
 log "done"
