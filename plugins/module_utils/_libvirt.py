@@ -6,7 +6,10 @@
   attach/update/detach requests, turning ``libvirtError`` into :class:`LibvirtOperationError` with words;
 - the pure part (no libvirt needed) parses ``<interface>`` elements into plain dicts, finds a NIC by identity
   (MAC, then alias), builds the FULL interface element for attach and update with ElementTree (never string
-  formatting, never XPath built from input) and plans the requests per side (live, persistent config).
+  formatting, never XPath built from input) and plans the requests per side (live, persistent config);
+- the guest's own view of its NICs comes from the QEMU guest agent (``guest-network-get-interfaces``, sent with
+  ``libvirt_qemu.qemuAgentCommand``: the only libvirt call that returns the guest's counters); the agent call is a
+  seam (``Libvirt(agent_command=...)``) so tests feed recorded agent replies.
 
 Private to the collection: no compatibility promise for code outside it.
 """
@@ -16,6 +19,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import json
 import re
 import time
 import traceback
@@ -30,6 +34,11 @@ try:
 except ImportError:
     libvirt = None
     LIBVIRT_IMPORT_ERROR = traceback.format_exc()
+
+try:  # the QEMU-specific part of the binding (guest agent commands), shipped with libvirt-python
+    import libvirt_qemu
+except ImportError:
+    libvirt_qemu = None
 
 LIBVIRT_MINIMUM_VERSION = (5, 0)  # the binding's version; older bindings lack nothing we use but are untested
 
@@ -53,6 +62,14 @@ _MODEL_RE = re.compile(r'^[A-Za-z0-9_.-]+$')
 COMPARED = ('bridge', 'model', 'link_state', 'mtu', 'target')
 # what libvirt can change on a running guest's NIC in place (updateDeviceFlags with AFFECT_LIVE)
 LIVE_UPDATABLE = ('bridge', 'link_state')
+
+# the QEMU guest agent: its virtio-serial channel's name, and how long one command may take
+AGENT_CHANNEL = 'org.qemu.guest_agent.0'
+AGENT_TIMEOUT = 5  # seconds
+# the agent's GuestNetworkInterfaceStat members (qga/qapi-schema.json) -> the collection's counter names
+AGENT_COUNTERS = (('rx-bytes', 'rx_bytes'), ('rx-packets', 'rx_packets'), ('tx-bytes', 'tx_bytes'),
+                  ('tx-packets', 'tx_packets'), ('rx-dropped', 'rx_dropped'), ('tx-dropped', 'tx_dropped'),
+                  ('rx-errs', 'rx_errors'), ('tx-errs', 'tx_errors'))
 
 URI_ARGSPEC = dict(
     uri=dict(type='str', default=DEFAULT_URI),
@@ -383,6 +400,97 @@ def flags_for(sides):
     return result
 
 
+# ---- the guest agent: the guest's own view (pure) ---------------------------------------------------------------
+
+
+def agent_channel(domain_xml):
+    """The state of the domain's guest agent channel (``<channel>`` with ``<target type='virtio'
+    name='org.qemu.guest_agent.0'>``) in a domain XML text: ``'connected'`` or ``'disconnected'`` (libvirt writes
+    the state into the live XML of a running domain), ``'unknown'`` for a channel without a state, None without a
+    channel."""
+    devices = ET.fromstring(domain_xml).find('devices')
+    for channel in devices.findall('channel') if devices is not None else ():
+        target = channel.find('target')
+        if target is not None and target.get('type') == 'virtio' and target.get('name') == AGENT_CHANNEL:
+            return target.get('state') or 'unknown'
+    return None
+
+
+def agent_interfaces(reply):
+    """The guest's interfaces from the JSON text of the agent's ``guest-network-get-interfaces`` reply (its
+    ``return`` list, see qga/qapi-schema.json), as ``[dict(name, mac, addresses, counters)]``.
+
+    ``mac`` in lower case (None when the agent gives none); ``addresses`` ``['IP/PREFIX', ...]``; ``counters`` the
+    guest kernel's counters under the collection's names (``rx_bytes`` is what the guest received), None when the
+    agent reports no statistics (qemu-ga gives them only for interfaces with an IP address, and only since 2.11).
+    Raises ValueError for a reply of another shape.
+    """
+    data = json.loads(reply)
+    entries = data.get('return') if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise ValueError('no "return" list in the agent reply')
+    result = []
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get('name'), str):
+            raise ValueError('an interface without a name in the agent reply')
+        mac = entry.get('hardware-address')
+        stats = entry.get('statistics')
+        counters = None
+        if isinstance(stats, dict):
+            counters = dict((ours, stats.get(theirs)) for theirs, ours in AGENT_COUNTERS)
+        addresses = ['%s/%s' % (address.get('ip-address'), address.get('prefix'))
+                     for address in entry.get('ip-addresses') or () if isinstance(address, dict)]
+        result.append(dict(name=entry['name'], mac=mac.lower() if isinstance(mac, str) else None,
+                           addresses=addresses, counters=counters))
+    return result
+
+
+def guest_interface(interfaces, mac):
+    """``(interface, reason)``: the guest interface (from :func:`agent_interfaces`) that has the NIC's ``mac``
+    and counters, or None and why not."""
+    matches = [interface for interface in interfaces if interface['mac'] == mac]
+    if not matches:
+        return None, ('the guest agent lists no interface with MAC %s (guest interfaces: %s): the guest has not'
+                      ' seen the NIC yet, or changed its MAC' % (
+                          mac, ', '.join('%s %s' % (i['name'], i['mac'] or '-') for i in interfaces) or 'none'))
+    if len(matches) > 1:
+        return None, ('several guest interfaces have MAC %s (%s, e.g. VLAN or bond devices): the guest agent does'
+                      ' not say which one is the NIC' % (mac, ', '.join(i['name'] for i in matches)))
+    if matches[0]['counters'] is None:
+        return None, ('the guest agent reports no statistics for %s: qemu-ga gives them only for interfaces with'
+                      ' an IP address (and only since 2.11); wait for the guest to configure one' % matches[0]['name'])
+    return matches[0], None
+
+
+def mirrored(tap_counters, guest_counters):
+    """True when the tap's transmitted bytes equal the bytes the guest received and the tap's received bytes the
+    bytes the guest transmitted; None when a side is missing.
+
+    ``tap_counters``: the tap's kernel counters (the host's view); ``guest_counters``: the guest's own counters
+    (from the guest agent). Comparing the tap with libvirt's interfaceStats would prove nothing: for a bridge NIC
+    those are the same tap counters, swapped.
+    """
+    if not tap_counters or not guest_counters:
+        return None
+    return (tap_counters.get('tx_bytes') == guest_counters.get('rx_bytes')
+            and tap_counters.get('rx_bytes') == guest_counters.get('tx_bytes'))
+
+
+def unmatched_bytes(tap_counters, guest_counters):
+    """``dict(to_guest=tap tx - guest rx, from_guest=tap rx - guest tx)`` in bytes, or None when a side is
+    missing. ``to_guest`` > 0: frames the tap sent that the guest never counted (sent before the guest's driver
+    was up, multicast that QEMU's virtio-net filter dropped, frames QEMU dropped)."""
+    if not tap_counters or not guest_counters:
+        return None
+    return dict(to_guest=tap_counters['tx_bytes'] - guest_counters['rx_bytes'],
+                from_guest=tap_counters['rx_bytes'] - guest_counters['tx_bytes'])
+
+
+def _qemu_agent_command(domain, command, timeout):
+    """Send one guest agent command (JSON text) through libvirt; returns the reply's JSON text."""
+    return libvirt_qemu.qemuAgentCommand(domain, command, timeout, 0)
+
+
 # ---- the connection --------------------------------------------------------------------------------------------
 
 
@@ -393,11 +501,14 @@ def _ignore_error(context, error):
 class Libvirt(object):
     """A libvirt connection (context manager). Every libvirt call of the collection goes through here."""
 
-    def __init__(self, uri=DEFAULT_URI, sleep=time.sleep, clock=time.monotonic):
+    def __init__(self, uri=DEFAULT_URI, sleep=time.sleep, clock=time.monotonic, agent_command=None):
+        """``agent_command(domain, command_json, timeout_s) -> reply_json`` sends one guest agent command (default:
+        ``libvirt_qemu.qemuAgentCommand``); tests pass recorded replies through it."""
         self.uri = uri
         self._conn = None
         self._sleep = sleep
         self._clock = clock
+        self._agent_command = agent_command
 
     def __enter__(self):
         self.open()
@@ -523,6 +634,35 @@ class Libvirt(object):
                 'tx_dropped')
         return dict(zip(keys, values))
 
+    def guest_interfaces(self, domain):
+        """``(interfaces, reason)``: the guest's own interfaces with their counters, from the QEMU guest agent
+        (``guest-network-get-interfaces``, see :func:`agent_interfaces`), or None and why they cannot be had (no
+        agent channel in the domain, agent not connected, no answer, an unreadable reply). Never raises for an
+        absent or silent agent: the guest's view is optional."""
+        name = domain.name()
+        state = agent_channel(self.xml(domain, 'live'))
+        if state is None:
+            return None, ("domain %r has no guest agent channel: add <channel type='unix'><target type='virtio'"
+                          " name='%s'/></channel> to its XML and run qemu-guest-agent in the guest"
+                          % (name, AGENT_CHANNEL))
+        if state == 'disconnected':
+            return None, ('the guest agent of domain %r is not connected (channel %s disconnected): is'
+                          ' qemu-guest-agent running in the guest?' % (name, AGENT_CHANNEL))
+        command = self._agent_command
+        if command is None:
+            if libvirt_qemu is None:
+                return None, 'the libvirt binding has no libvirt_qemu module (needed for guest agent commands)'
+            command = _qemu_agent_command
+        try:
+            reply = command(domain, json.dumps({'execute': 'guest-network-get-interfaces'}), AGENT_TIMEOUT)
+        except libvirt.libvirtError as exc:
+            return None, 'the guest agent of domain %r did not answer guest-network-get-interfaces: %s' % (
+                name, _words(exc))
+        try:
+            return agent_interfaces(reply), None
+        except ValueError as exc:
+            return None, 'the guest agent of domain %r sent an unreadable reply (%s): %.200s' % (name, exc, reply)
+
 
 _EVENT_LOOP = []
 
@@ -558,12 +698,3 @@ def _words(exc):
         message = None
     return (message or str(exc)).rstrip('.')
 
-
-def mirrored(tap_counters, guest_counters):
-    """True when the tap's transmit equals the guest's receive and the other way round (bytes); None when a side
-    is missing. ``tap_counters``: the tap's kernel counters (host view); ``guest_counters``: libvirt's
-    interfaceStats (guest view)."""
-    if not tap_counters or not guest_counters:
-        return None
-    return (tap_counters.get('tx_bytes') == guest_counters.get('rx_bytes')
-            and tap_counters.get('rx_bytes') == guest_counters.get('tx_bytes'))

@@ -7,7 +7,7 @@
 # Outside: builds (or reuses) the tiny guest (tests/lab/guest.sh), the collection copy, and snapshots the root network
 # namespace. Inside a namespace instance (scripts/netns-instance.sh): the LAN router with dnsmasq
 # (tests/lab/router.sh, veth eth0 <-> router), a private libvirtd (tests/lab/libvirtd.sh), a guest defined and started
-# WITHOUT any NIC, then the playbook tests/e2e/guest_nic.yml does the rest with the collection's modules
+# WITHOUT any NIC but with the QEMU guest agent's channel (the guest runs qemu-ga), then the playbook tests/e2e/guest_nic.yml does the rest with the collection's modules
 # (linux_bridge, bridge_port, kvm_guest_nic, kvm_guest_nic_info) and asserts what the kernel, libvirt, dnsmasq and
 # the guest's own console say. Afterwards the root namespace must be unchanged.
 # shellcheck disable=SC2317  # cleanup functions run from traps
@@ -40,7 +40,7 @@ inside() {
     ip netns exec "$ROUTER_NS" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
     "$LAB_DIR/libvirtd.sh" start "$state/libvirt" "$LAB_ROOT/build/lab/libvirt-cache" >/dev/null
     "$LAB_DIR/domain-xml.sh" --name "$DOMAIN" --kernel "$kernel" --initrd "$initrd" --console "$state/console.log" \
-        --append kvmnet.stats=1 >"$state/domain.xml"
+        --append kvmnet.stats=1 --agent >"$state/domain.xml"
     virsh -q define "$state/domain.xml" >/dev/null
     virsh -q start "$DOMAIN" >/dev/null
     ANSIBLE_COLLECTIONS_PATH="$LAB_ROOT/build" ANSIBLE_PYTHON_INTERPRETER="$LAB_ROOT/.venv/bin/python" \

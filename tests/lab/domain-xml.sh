@@ -2,13 +2,15 @@
 # Print the libvirt domain XML of a lab guest (tests/lab/guest.sh): TCG, direct kernel boot, serial console to a file.
 #
 #   tests/lab/domain-xml.sh --name NAME --kernel PATH --initrd PATH --console FILE
-#                           [--nic BRIDGE,MAC]... [--memory MIB] [--append 'KERNEL ARGS']
+#                           [--nic BRIDGE,MAC]... [--memory MIB] [--append 'KERNEL ARGS'] [--agent]
 #
 #   --nic BRIDGE,MAC   one <interface type='bridge'> with a virtio model per --nic (none: a guest without NICs, to
 #                      attach them live); MAC like 52:54:00:xx:xx:xx
 #   --memory MIB       default 256
 #   --append ARGS      added to the kernel command line (e.g. kvmnet.stats=5: the guest prints its NIC counters
 #                      every 5 s)
+#   --agent            a virtio-serial channel org.qemu.guest_agent.0 (libvirt adds the controller and the host
+#                      socket): the guest's /init runs qemu-ga on it, and libvirt's qemuAgentCommand reaches it
 #
 # type='qemu' (TCG), never 'kvm': /dev/kvm on this kind of machine does not run normal guests. Machine type 'pc'
 # (i440fx) with ACPI: NICs hot-plug on the root PCI bus, no PCIe root ports needed. No disk, no graphics, no balloon.
@@ -16,7 +18,7 @@ set -euo pipefail
 
 usage() {
     echo "usage: $0 --name NAME --kernel PATH --initrd PATH --console FILE [--nic BRIDGE,MAC]... [--memory MIB]" \
-        "[--append ARGS]" >&2
+        "[--append ARGS] [--agent]" >&2
     exit 2
 }
 
@@ -31,9 +33,14 @@ xml() {
     printf '%s' "$s"
 }
 
-name="" kernel="" initrd="" console="" memory=256 append=""
+name="" kernel="" initrd="" console="" memory=256 append="" agent=""
 nics=()
 while (($#)); do
+    if [[ "$1" == --agent ]]; then
+        agent=1
+        shift
+        continue
+    fi
     [[ $# -ge 2 ]] || usage
     case "$1" in
         --name) name="$2" ;;
@@ -80,6 +87,13 @@ for nic in "${nics[@]}"; do
     </interface>
 EOF
 done
+if [[ -n "$agent" ]]; then
+    cat <<EOF
+    <channel type='unix'>
+      <target type='virtio' name='org.qemu.guest_agent.0'/>
+    </channel>
+EOF
+fi
 cat <<EOF
     <serial type='file'>
       <source path='$(xml "$console")'/>
