@@ -97,3 +97,160 @@ def wireless_in_netns(run_command, netns, name):
     if rc != 0:
         return None
     return wireless_from_uevent(out, phy80211='phy80211=yes' in out.split())
+
+
+# ---- the interface inventory (host_interfaces_info): what sysfs says about every interface --------------------
+# Netlink tells the kind of a software device (IFLA_INFO_KIND) but not whether a device without a kind is a
+# physical NIC or a wireless station: sysfs does (``device`` exists for a NIC on a bus, ``phy80211`` and
+# ``DEVTYPE=wlan`` for an 802.11 interface). Each entry: ifindex (to check that this sysfs shows the namespace
+# the netlink socket reads), physical, phy (name, '?' when the link exists but has no name, None), devtype.
+
+ARPHRD_LOOPBACK = 772
+TUN_TYPE_TAP = 2  # IFLA_TUN_TYPE: 1 = IFF_TUN, 2 = IFF_TAP
+VIRTUAL_KINDS = ('veth', 'tap', 'macvlan', 'virtual')  # software devices; a bridge and loopback have their own kind
+
+# For every interface, one line "iface IFINDEX DEVICE(0|1) PHY DEVTYPE NAME" ('-' for none), shell builtins only
+# (no fork per interface), then the output of `iw dev` when a wireless interface exists and iw is installed.
+# Its first argument is the sysfs root (default /sys; tests point it at a fake tree).
+SYSFS_SCRIPT = r'''
+cd "${1:-/sys}/class/net" 2>/dev/null || exit 3
+w=0
+for n in *; do
+  [ -r "$n/ifindex" ] || continue
+  read -r i < "$n/ifindex" || continue
+  d=0; [ -e "$n/device" ] && d=1
+  p=-
+  if [ -e "$n/phy80211" ]; then p='?'; [ -r "$n/phy80211/name" ] && read -r p < "$n/phy80211/name"; w=1; fi
+  t=-
+  if [ -r "$n/uevent" ]; then
+    while IFS= read -r l; do case "$l" in DEVTYPE=*) t=${l#DEVTYPE=};; esac; done < "$n/uevent"
+  fi
+  [ "$t" = wlan ] && w=1
+  echo "iface $i $d $p $t $n"
+done
+if [ "$w" = 1 ]; then
+  if command -v iw >/dev/null 2>&1; then echo "iw-dev"; iw dev 2>&1 || echo "iw-failed"; else echo "iw-missing"; fi
+fi
+'''
+
+
+def sysfs_entry(ifindex, physical, phy, devtype):
+    return dict(ifindex=ifindex, physical=physical, phy=phy, devtype=devtype,
+                wireless=phy is not None or devtype == 'wlan')
+
+
+def read_sysfs(sysfs_root='/sys'):
+    """Every interface ``/sys/class/net`` of this process shows, as name -> :func:`sysfs_entry` (in-process reads,
+    for the namespace the module runs in)."""
+    base = os.path.join(sysfs_root, 'class', 'net')
+    result = {}
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return result
+    for name in names:
+        path = os.path.join(base, name)
+        try:
+            with open(os.path.join(path, 'ifindex')) as handle:
+                ifindex = int(handle.read().strip())
+        except (OSError, ValueError):
+            continue  # bonding_masters and the like
+        phy = None
+        if os.path.exists(os.path.join(path, 'phy80211')):
+            phy = _read_text(os.path.join(path, 'phy80211', 'name')) or '?'
+        devtype = None
+        for line in (_read_text(os.path.join(path, 'uevent')) or '').splitlines():
+            if line.startswith('DEVTYPE='):
+                devtype = line[len('DEVTYPE='):].strip() or None
+        result[name] = sysfs_entry(ifindex, os.path.exists(os.path.join(path, 'device')), phy, devtype)
+    return result
+
+
+def _read_text(path):
+    try:
+        with open(path) as handle:
+            return handle.read().strip()
+    except OSError:
+        return None
+
+
+def parse_sysfs_report(text):
+    """The output of :data:`SYSFS_SCRIPT` -> ``(entries, iw_text, iw_problem)``: name -> :func:`sysfs_entry`; the
+    text of `iw dev` (None when not read); why it was not read: 'missing' (iw not installed), 'failed' (nl80211
+    did not answer), None (read, or no interface is wireless)."""
+    entries = {}
+    lines = text.splitlines()
+    for position, line in enumerate(lines):
+        if line == 'iw-missing':
+            return entries, None, 'missing'
+        if line == 'iw-dev':
+            rest = lines[position + 1:]
+            if rest[-1:] == ['iw-failed']:
+                return entries, None, 'failed'
+            return entries, '\n'.join(rest), None
+        fields = line.split(' ', 5)
+        if len(fields) != 6 or fields[0] != 'iface' or not fields[1].isdigit():
+            continue
+        dummy, ifindex, device, phy, devtype, name = fields
+        entries[name] = sysfs_entry(int(ifindex), device == '1', None if phy == '-' else phy,
+                                    None if devtype == '-' else devtype)
+    return entries, None, None
+
+
+def sysfs_command(netns):
+    """argv that runs :data:`SYSFS_SCRIPT` against the sysfs of network namespace ``netns`` (a name in /run/netns
+    or a path): this process's /sys shows its own namespace, so a fresh sysfs is mounted in a private mount
+    namespace entered with the target network namespace (what `ip netns exec` does, for a path too)."""
+    path = netns if netns.startswith('/') else os.path.join('/run/netns', netns)
+    script = 'mount -t sysfs sysfs /sys || exit 4\n' + SYSFS_SCRIPT
+    return ['nsenter', '--net=%s' % path, '--', 'unshare', '--mount', '--propagation', 'private', '--',
+            'sh', '-c', script]
+
+
+def parse_iw_dev(text):
+    """`iw dev` output -> ifname -> use_4addr. iw prints ``4addr: on`` only when it is on (the kernel always
+    sends NL80211_ATTR_4ADDR), so an interface listed without it has 4addr off."""
+    result = {}
+    current = None
+    for raw in (text or '').splitlines():
+        line = raw.strip()
+        if line.startswith('Interface '):
+            current = line.split(None, 1)[1]
+            result[current] = False
+        elif line.startswith('phy#'):
+            current = None
+        elif current is not None and line == '4addr: on':
+            result[current] = True
+    return result
+
+
+def classify(link, sysfs):
+    """Kind of a netlink link dict (``_netlink`` shape) with its :func:`sysfs_entry` (None when this sysfs does
+    not show it): ``(kind, physical)``.
+
+    kind: loopback, bridge, veth, tap, macvlan, wireless (802.11 station), wired (physical Ethernet NIC), other (a
+    physical device that is not Ethernet: InfiniBand, WWAN, CAN...), virtual (any other software device: tun,
+    vxlan, dummy, vlan, bond...). physical: True (sysfs ``device`` exists), False, None (no sysfs view).
+    """
+    physical = None if sysfs is None else sysfs['physical']
+    link_kind = link.get('kind')
+    if link.get('link_type') == ARPHRD_LOOPBACK:
+        return 'loopback', False
+    if sysfs is not None and sysfs['wireless']:
+        return 'wireless', physical
+    if link_kind == 'bridge':
+        return 'bridge', False
+    if link_kind == 'veth':
+        return 'veth', False
+    if link_kind == 'tun':
+        return ('tap' if (link.get('tun') or {}).get('IFLA_TUN_TYPE') == TUN_TYPE_TAP else 'virtual'), False
+    if link_kind == 'macvlan':
+        return 'macvlan', False
+    if physical is False or (link_kind is not None and physical is not True):
+        return 'virtual', physical
+    # no kind: a physical device (or, without a sysfs view, most likely one)
+    return ('wired' if link.get('link_type') == ARPHRD_ETHER else 'other'), physical
+
+
+def link_type_name(link_type):
+    return ARPHRD_NAMES.get(link_type, str(link_type))
