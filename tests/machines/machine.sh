@@ -1,0 +1,299 @@
+#!/usr/bin/env bash
+# Namespace machines: lightweight "hosts" for role scenarios (molecule), the fleet test and the lab.
+#
+#   tests/machines/machine.sh start   STATE_DIR NAME             start machine NAME; prints only its PID
+#   tests/machines/machine.sh link    STATE_DIR NAME1 IF1 NAME2 IF2
+#                                                               veth pair: IF1 in NAME1 <-> IF2 in NAME2, both up
+#   tests/machines/machine.sh exec    STATE_DIR NAME -- CMD...   run CMD inside NAME (all its namespaces)
+#   tests/machines/machine.sh pid     STATE_DIR NAME             print NAME's PID if it runs (exit 1 if not)
+#   tests/machines/machine.sh stop    STATE_DIR NAME             stop NAME, keep its /etc and /var/lib layers
+#   tests/machines/machine.sh destroy STATE_DIR                  stop every machine of STATE_DIR, delete their dirs
+#
+# STATE_DIR holds everything of one set of machines (one molecule scenario, one fleet run); each machine has
+# STATE_DIR/NAME/ with:
+#   pid, netns, starttime   PID of its init (= `ansible_nsenter_pid`), its network namespace, and the init's start
+#                           time (/proc/PID/stat field 22): a PID is only trusted while start time AND network
+#                           namespace still match, so a recycled PID is never signalled or entered
+#   etc.*, var-lib.*        upper and work dirs of the copy-on-write overlays on /etc and /var/lib
+#   log                     the init's stderr
+# A machine is a process tree in fresh namespaces:
+#   - network namespace kvmnet-m-NAME-<random> (unique per start, visible in `ip netns list` while it runs),
+#     only `lo` (up) until `link` cables it to another machine; /sys is that namespace's sysfs, mounted read-only
+#     (with a writable /sys networkd and NetworkManager wait for udev forever: LAB-NOTES);
+#   - UTS (hostname NAME, also in its /etc/hostname), IPC, mount (private propagation) and PID namespaces;
+#   - overlays on /etc and /var/lib (writes land in STATE_DIR/NAME/, the host's files are never changed),
+#     tmpfs on /run and /var/tmp (so the host's /run/netns, daemons' sockets and ifupdown2 state are not shared);
+#   - PID 1 is a tiny reaping init (daemons that die or are killed do not stay zombies); killing it makes the kernel
+#     end every process of the machine.
+# `start` of a stopped machine (its dir still there) reuses its /etc and /var/lib layers with a new network
+# namespace, empty /run and no links: a reboot (the boot-replay check of persistence backends).
+# `start` is detached (setsid, stdio redirected): callers such as Ansible tasks never wait on it. A start that fails
+# half way undoes itself. `stop` and `destroy` are idempotent; `destroy` removes only directories that carry this
+# script's marker. Needs root, iproute2, util-linux (unshare, nsenter, setsid) and python3.
+# Never touches the root network namespace: links are created inside NAME1's namespace and their peer is created
+# directly in NAME2's.
+set -euo pipefail
+
+usage() {
+    sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    exit 2
+}
+log() { printf '[machine %s] %s\n' "${NAME:-?}" "$*" >&2; }
+die() { log "$*"; exit 1; }
+
+TIMEOUT="${KVMNET_MACHINE_TIMEOUT:-20}"  # seconds for a machine to come up or to go away
+MARKER=.kvmnet-machine
+
+valid_name() { [[ "$1" =~ ^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$ ]]; }
+valid_ifname() { [[ "$1" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$ ]]; }
+
+# state_dir DIR: the absolute path; refuses places that a machine overlays (its writes there would be invisible
+# to the host, and the host's copy would be shadowed).
+state_dir() {
+    local dir
+    mkdir -p "$1"
+    dir="$(realpath -e "$1")"
+    case "$dir/" in
+        / | /etc/* | /var/lib/* | /run/* | /var/tmp/* | /proc/* | /sys/*)
+            die "STATE_DIR $dir is inside a path that machines overlay or mount over: use another directory" ;;
+    esac
+    printf '%s\n' "$dir"
+}
+
+# start_time PID: field 22 of /proc/PID/stat (clock ticks since boot), empty when PID is gone.
+start_time() {
+    local stat
+    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 0
+    stat="${stat##*) }"  # drop "pid (comm) ": comm may contain spaces and parentheses
+    awk '{print $20}' <<<"$stat"
+}
+
+# netns_id NAME: inode of the named network namespace, empty if it does not exist.
+netns_id() { stat -L -c %i "/run/netns/$1" 2>/dev/null || true; }
+
+# proc_netns_id PID: inode of PID's network namespace, empty when PID is gone.
+proc_netns_id() { stat -L -c %i "/proc/$1/ns/net" 2>/dev/null || true; }
+
+# live_pid DIR: the machine's init PID if it still is that process (start time and netns match), else fail.
+live_pid() {
+    local dir="$1" pid ns want
+    [[ -f "$dir/pid" && -f "$dir/netns" && -f "$dir/starttime" ]] || return 1
+    pid="$(cat "$dir/pid")"
+    ns="$(cat "$dir/netns")"
+    want="$(cat "$dir/starttime")"
+    [[ "$pid" =~ ^[0-9]+$ && -n "$want" ]] || return 1
+    [[ "$(start_time "$pid")" == "$want" ]] || return 1
+    local id
+    id="$(netns_id "$ns")"
+    [[ -n "$id" && "$(proc_netns_id "$pid")" == "$id" ]] || return 1
+    printf '%s\n' "$pid"
+}
+
+# find_init NETNS: the PID (in our PID namespace) of the process that is PID 1 of a child PID namespace and lives
+# in NETNS. The netns was created by this start, so nothing else can be in it.
+find_init() {
+    local p nspid
+    for p in $(ip netns pids "$1" 2>/dev/null); do
+        nspid="$(awk '/^NSpid:/ {print NF, $NF}' "/proc/$p/status" 2>/dev/null || true)"
+        if [[ "$nspid" == "3 1" ]]; then
+            printf '%s\n' "$p"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# The machine's PID 1 (run by unshare in the new namespaces; expanded by that bash, hence single quotes):
+# prepare the mounts, tell the starter it is ready, then become a reaping init.
+# shellcheck disable=SC2016
+INIT='
+set -euo pipefail
+name="$1" dir="$2" python="$3"
+echo "$name" >/proc/sys/kernel/hostname
+ip link set lo up
+for spec in etc:/etc var-lib:/var/lib; do
+    tag="${spec%%:*}" target="${spec#*:}"
+    mkdir -p "$dir/$tag.upper" "$dir/$tag.work"
+    mount -t overlay "kvmnet-$tag" -o "lowerdir=$target,upperdir=$dir/$tag.upper,workdir=$dir/$tag.work" "$target"
+done
+echo "$name" >/etc/hostname
+mount -t tmpfs -o mode=0755,nosuid,nodev,size=64m kvmnet-run /run
+mkdir -m 1777 /run/lock
+mount -t tmpfs -o mode=1777,nosuid,nodev,size=256m kvmnet-vartmp /var/tmp
+mount -o remount,bind,ro /sys
+echo ready >"$dir/ready"
+exec "$python" -c "$REAPER"
+'
+# A PID 1 that reaps every child (orphans are re-parented to it) and exits on TERM/INT (the kernel then ends the
+# whole machine). SIGCHLD stays blocked and is consumed by sigtimedwait, so no wake-up is lost between reaps.
+REAPER='
+import os
+import signal
+import sys
+
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
+signal.signal(signal.SIGCHLD, lambda *_: None)
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+os.closerange(3, 256)
+while True:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            break
+    signal.sigtimedwait({signal.SIGCHLD}, 60)
+'
+
+# stop_dir DIR: end the machine of DIR (if it runs), remove its netns and runtime files; keep its layers.
+stop_dir() {
+    local dir="$1" pid="" ns="" i p
+    [[ -f "$dir/netns" ]] && ns="$(cat "$dir/netns")"
+    if pid="$(live_pid "$dir")"; then
+        kill -KILL "$pid" 2>/dev/null || true
+        for ((i = 0; i < TIMEOUT * 20; i++)); do
+            [[ "$(start_time "$pid")" == "$(cat "$dir/starttime")" ]] || break
+            # a zombie init (parent not reaping yet) has no namespaces left: good enough
+            [[ -e "/proc/$pid/ns/net" ]] || break
+            sleep 0.05
+        done
+    fi
+    if [[ -n "$ns" && -n "$(netns_id "$ns")" ]]; then
+        # processes that entered only the network namespace (e.g. `ip netns exec` from outside): they are in a
+        # namespace of this machine, so they are its own
+        for ((i = 0; i < TIMEOUT * 20; i++)); do
+            p="$(ip netns pids "$ns" 2>/dev/null || true)"
+            [[ -n "$p" ]] || break
+            ((i == 0)) && log "ending processes left in $ns: ${p//$'\n'/ }"
+            # shellcheck disable=SC2086
+            kill -KILL $p 2>/dev/null || true
+            sleep 0.05
+        done
+        ip netns delete "$ns" 2>/dev/null || [[ -z "$(netns_id "$ns")" ]] || die "could not delete netns $ns"
+    fi
+    rm -f "$dir/pid" "$dir/netns" "$dir/starttime" "$dir/ready"
+}
+
+cmd_start() {
+    local state="$1" dir ns launcher pid i
+    dir="$state/$NAME"
+    if [[ -d "$dir" ]]; then
+        [[ -f "$dir/$MARKER" ]] || die "$dir exists and is not a machine directory"
+        ! live_pid "$dir" >/dev/null || die "already running (PID $(cat "$dir/pid"))"
+        stop_dir "$dir"  # leftovers of a machine that died
+    fi
+    mkdir -p "$dir"
+    : >"$dir/$MARKER"
+    ns="kvmnet-m-$NAME-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
+    [[ -z "$(netns_id "$ns")" ]] || die "netns $ns already exists"
+    ip netns add "$ns"
+    printf '%s\n' "$ns" >"$dir/netns"
+    # from here on a failure undoes the start
+    trap 'stop_dir "$dir"; exit 1' ERR INT TERM HUP
+    local python
+    python="$(command -v python3)"
+    : >"$dir/log"
+    REAPER="$REAPER" setsid ip netns exec "$ns" \
+        unshare --uts --ipc --mount --propagation private --pid --fork --mount-proc \
+        bash -c "$INIT" kvmnet-init "$NAME" "$dir" "$python" </dev/null >>"$dir/log" 2>&1 &
+    launcher=$!
+    for ((i = 0; i < TIMEOUT * 20; i++)); do
+        [[ -f "$dir/ready" ]] && pid="$(find_init "$ns")" && break
+        if ! kill -0 "$launcher" 2>/dev/null; then
+            log "the machine's init failed: $(tail -n 5 "$dir/log" | tr '\n' ' ')"
+            false
+        fi
+        sleep 0.05
+    done
+    if [[ -z "${pid:-}" ]]; then
+        log "not ready after ${TIMEOUT}s: $(tail -n 5 "$dir/log" | tr '\n' ' ')"
+        false
+    fi
+    start_time "$pid" >"$dir/starttime"
+    printf '%s\n' "$pid" >"$dir/pid"
+    live_pid "$dir" >/dev/null || { log "init PID $pid vanished during start"; false; }
+    trap - ERR INT TERM HUP
+    printf '%s\n' "$pid"
+}
+
+# require DIR: the live PID of DIR's machine, or fail naming the machine.
+require() {
+    local pid
+    pid="$(live_pid "$1")" || die "not running (no live machine in $1)"
+    printf '%s\n' "$pid"
+}
+
+cmd_link() {
+    local state="$1" m1="$2" if1="$3" m2="$4" if2="$5" ns1 ns2
+    valid_name "$m2" || die "machine name '$m2' must match [a-z0-9-] (1-32 chars)"
+    valid_ifname "$if1" || die "interface name '$if1' is not a valid Linux interface name (1-15 chars)"
+    valid_ifname "$if2" || die "interface name '$if2' is not a valid Linux interface name (1-15 chars)"
+    require "$state/$m1" >/dev/null
+    NAME="$m2" require "$state/$m2" >/dev/null
+    ns1="$(cat "$state/$m1/netns")"
+    ns2="$(cat "$state/$m2/netns")"
+    # created inside ns1, the peer directly in ns2: nothing ever exists in the root namespace
+    ip -n "$ns1" link add "$if1" type veth peer name "$if2" netns "$ns2"
+    if ! { ip -n "$ns1" link set "$if1" up && ip -n "$ns2" link set "$if2" up; }; then
+        ip -n "$ns1" link delete "$if1" 2>/dev/null || true
+        die "could not bring $m1:$if1 <-> $m2:$if2 up"
+    fi
+}
+
+cmd_exec() {
+    local state="$1" pid
+    shift
+    pid="$(require "$state/$NAME")"
+    exec nsenter --all --target "$pid" -- "$@"
+}
+
+cmd_destroy() {
+    local state="$1" dir
+    shopt -s nullglob
+    for dir in "$state"/*/; do
+        dir="${dir%/}"
+        [[ -f "$dir/$MARKER" ]] || continue
+        NAME="$(basename "$dir")" stop_dir "$dir"
+        rm -rf -- "$dir"
+    done
+    rmdir -- "$state" 2>/dev/null || true
+}
+
+[[ $# -ge 2 ]] || usage
+VERB="$1"
+[[ $(id -u) -eq 0 ]] || die "needs root"
+case "$VERB" in
+    start | pid | stop)
+        [[ $# -eq 3 ]] || usage
+        NAME="$3"
+        valid_name "$NAME" || die "machine name '$NAME' must match [a-z0-9-] (1-32 chars, no leading/trailing -)"
+        STATE="$(state_dir "$2")"
+        case "$VERB" in
+            start) cmd_start "$STATE" ;;
+            pid) require "$STATE/$NAME" ;;
+            stop) [[ ! -d "$STATE/$NAME" ]] || stop_dir "$STATE/$NAME" ;;
+        esac
+        ;;
+    link)
+        [[ $# -eq 6 ]] || usage
+        NAME="$3"
+        valid_name "$NAME" || die "machine name '$NAME' must match [a-z0-9-] (1-32 chars)"
+        cmd_link "$(state_dir "$2")" "$3" "$4" "$5" "$6"
+        ;;
+    exec)
+        [[ $# -ge 5 && "$4" == "--" ]] || usage
+        NAME="$3"
+        valid_name "$NAME" || die "machine name '$NAME' must match [a-z0-9-] (1-32 chars)"
+        STATE="$(state_dir "$2")"
+        shift 4
+        cmd_exec "$STATE" "$@"
+        ;;
+    destroy)
+        [[ $# -eq 2 ]] || usage
+        [[ -d "$2" ]] || exit 0
+        cmd_destroy "$(state_dir "$2")"
+        ;;
+    *) usage ;;
+esac
