@@ -486,6 +486,27 @@ def unmatched_bytes(tap_counters, guest_counters):
                 from_guest=tap_counters['rx_bytes'] - guest_counters['tx_bytes'])
 
 
+def guest_view(tap_counters, guest, mac):
+    """The guest side of a NIC for kvm_guest_nic_info: ``guest_interface``, ``guest_counters``, ``mirrored``,
+    ``mirrored_reason`` and ``unmatched_bytes``.
+
+    ``tap_counters``: the tap's kernel counters; ``guest``: ``(interfaces, reason)`` from
+    :meth:`Libvirt.guest_interfaces`; ``mac``: the NIC's MAC. ``mirrored`` is None exactly when
+    ``mirrored_reason`` says why.
+    """
+    interfaces, reason = guest
+    interface = None
+    if interfaces is not None:
+        interface, reason = guest_interface(interfaces, mac)
+    if interface is None:
+        return dict(guest_interface=None, guest_counters=None, mirrored=None, mirrored_reason=reason,
+                    unmatched_bytes=None)
+    counters = interface['counters']
+    return dict(guest_interface=interface['name'], guest_counters=counters,
+                mirrored=mirrored(tap_counters, counters), mirrored_reason=None,
+                unmatched_bytes=unmatched_bytes(tap_counters, counters))
+
+
 def _qemu_agent_command(domain, command, timeout):
     """Send one guest agent command (JSON text) through libvirt; returns the reply's JSON text."""
     return libvirt_qemu.qemuAgentCommand(domain, command, timeout, 0)

@@ -223,11 +223,9 @@ from ansible_collections.kvmnet.bridge.plugins.module_utils._libvirt import (
     LIBVIRT_MINIMUM_VERSION,
     URI_ARGSPEC,
     Libvirt,
-    guest_interface,
+    guest_view,
     libvirt_version,
-    mirrored,
     tap_mac,
-    unmatched_bytes,
 )
 from ansible_collections.kvmnet.bridge.plugins.module_utils._netlink import (
     PYROUTE2_IMPORT_ERROR,
@@ -280,16 +278,7 @@ class KvmGuestNicInfo(Manager):
         entry.update(tap_exists=True, tap_mac=link['address'], tap_mac_expected=link['address'] == tap_mac(nic['mac']),
                      tap_bridge=master['name'] if master else None, tap_counters=tap_side,
                      libvirt_counters=_counters(stats.get(entry['tap']), COUNTER_KEYS))
-        interfaces, reason = guest
-        interface = None
-        if interfaces is not None:
-            interface, reason = guest_interface(interfaces, nic['mac'])
-        if interface is None:
-            entry['mirrored_reason'] = reason
-            return entry
-        entry.update(guest_interface=interface['name'], guest_counters=interface['counters'],
-                     mirrored=mirrored(tap_side, interface['counters']),
-                     unmatched_bytes=unmatched_bytes(tap_side, interface['counters']))
+        entry.update(guest_view(tap_side, guest, nic['mac']))
         return entry
 
     def run(self):

@@ -1,6 +1,10 @@
 # Copyright (c) kvmnet.bridge contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""_libvirt: XML identity and building, plans per side, validation, and lookups against libvirt's test driver."""
+"""_libvirt, the pure part (no libvirt binding needed, so these always run): XML identity and building, plans per
+side, validation, and the guest agent's replies (recorded from the lab guest's qemu-ga 7.2).
+
+The calls through the binding (test:///default) are in test_libvirt_binding.py.
+"""
 
 from __future__ import absolute_import, division, print_function
 
@@ -10,21 +14,25 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from ansible_collections.kvmnet.bridge.plugins.module_utils import _libvirt
 from ansible_collections.kvmnet.bridge.plugins.module_utils._common import ValidationError
 from ansible_collections.kvmnet.bridge.plugins.module_utils._libvirt import (
+    agent_channel,
+    agent_interfaces,
     describe_nic,
     desired_element,
     differences,
     domain_nics,
     find_nic,
     flags_for,
+    guest_interface,
+    guest_view,
     mirrored,
     parse_nic,
     plan_nic,
     scope_sides,
     tap_mac,
     to_xml,
+    unmatched_bytes,
     validate_nic_static,
 )
 
@@ -74,16 +82,6 @@ def params(**overrides):
 ])
 def test_tap_mac(mac, expected):
     assert tap_mac(mac) == expected
-
-
-@pytest.mark.parametrize('tap, guest, expected', [
-    (dict(tx_bytes=10, rx_bytes=20), dict(rx_bytes=10, tx_bytes=20), True),
-    (dict(tx_bytes=10, rx_bytes=20), dict(rx_bytes=20, tx_bytes=10), False),  # not swapped: not mirrored
-    (dict(tx_bytes=10, rx_bytes=20), dict(rx_bytes=10, tx_bytes=21), False),
-    (None, dict(rx_bytes=0, tx_bytes=0), None),
-])
-def test_mirrored(tap, guest, expected):
-    assert mirrored(tap, guest) is expected
 
 
 @pytest.mark.parametrize('sides, flags', [(('live',), 1), (('config',), 2), (('live', 'config'), 3), ((), 0)])
@@ -380,66 +378,139 @@ def test_describe_nic_prefers_live_and_drops_generated_aliases():
     assert (absent['state'], absent['tap'], absent['mac']) == ('absent', None, None)
 
 
-# ---- the connection, against libvirt's test driver (no daemon, no root) ----------------------------------------
+# ---- the guest agent (replies recorded from the lab guest: qemu-ga 7.2 via virsh qemu-agent-command) ------------
 
-libvirt = pytest.importorskip('libvirt')
+# two NICs, eth0 with a DHCP lease, eth1 on a bridge without a DHCP server (IPv6 link-local only)
+REPLY_LEASED = (
+    '{"return":[{"name":"lo","ip-addresses":[{"ip-address-type":"ipv4","ip-address":"127.0.0.1","prefix":'
+    '8},{"ip-address-type":"ipv6","ip-address":"::1","prefix":128}],"statistics":{"tx-packets":0,"tx-errs'
+    '":0,"rx-bytes":0,"rx-dropped":0,"rx-packets":0,"rx-errs":0,"tx-bytes":0,"tx-dropped":0},"hardware-ad'
+    'dress":"00:00:00:00:00:00"},{"name":"eth0","ip-addresses":[{"ip-address-type":"ipv4","ip-address":"1'
+    '92.168.77.136","prefix":24},{"ip-address-type":"ipv6","ip-address":"fe80::5054:ff:fe77:910","prefix"'
+    ':64}],"statistics":{"tx-packets":5,"tx-errs":0,"rx-bytes":2186,"rx-dropped":0,"rx-packets":19,"rx-er'
+    'rs":0,"tx-bytes":950,"tx-dropped":0},"hardware-address":"52:54:00:77:09:10"},{"name":"eth1","ip-addr'
+    'esses":[{"ip-address-type":"ipv6","ip-address":"fe80::5054:ff:fe77:911","prefix":64}],"statistics":{'
+    '"tx-packets":6,"tx-errs":0,"rx-bytes":1190,"rx-dropped":0,"rx-packets":13,"rx-errs":0,"tx-bytes":104'
+    '0,"tx-dropped":0},"hardware-address":"52:54:00:77:09:11"}]}'
+)
+# right after boot: eth0 has no address yet, and qemu-ga gives statistics only for interfaces with an address
+REPLY_BOOTING = (
+    '{"return":[{"name":"lo","ip-addresses":[{"ip-address-type":"ipv4","ip-address":"127.0.0.1","prefix":'
+    '8},{"ip-address-type":"ipv6","ip-address":"::1","prefix":128}],"statistics":{"tx-packets":0,"tx-errs'
+    '":0,"rx-bytes":0,"rx-dropped":0,"rx-packets":0,"rx-errs":0,"tx-bytes":0,"tx-dropped":0},"hardware-ad'
+    'dress":"00:00:00:00:00:00"},{"name":"eth0","hardware-address":"52:54:00:77:09:10"}]}'
+)
 
+AGENT_CHANNEL_XML = """<channel type='unix'>
+  <source mode='bind' path='/var/lib/libvirt/qemu/channel/target/domain-1-g1/org.qemu.guest_agent.0'/>
+  <target type='virtio' name='org.qemu.guest_agent.0' state='%s'/>
+  <alias name='channel0'/>
+  <address type='virtio-serial' controller='0' bus='0' port='1'/>
+</channel>"""
+OTHER_CHANNEL_XML = "<channel type='unix'><target type='virtio' name='org.example.other'/></channel>"
 
-@pytest.fixture
-def conn():
-    with _libvirt.Libvirt('test:///default') as connection:
-        yield connection
-
-
-def test_lookup_and_state(conn):
-    domain = conn.domain('test')
-    assert conn.state(domain) == (True, True)
-    assert conn.domain_names() == ['test']
-    nic, element = conn.nics(domain, 'live')[0]
-    assert (nic['type'], nic['mac'], nic['network'], nic['target']) == (
-        'network', 'aa:bb:cc:dd:ee:ff', 'default', 'testnet0')
-
-
-def test_unknown_domain_names_the_known_ones(conn):
-    with pytest.raises(ValidationError) as info:
-        conn.domain('nope')
-    assert "Domain 'nope' is not defined at test:///default. Known domains: test." in info.value.msg
-
-
-def test_plan_against_the_test_driver(conn):
-    domain = conn.domain('test')
-    sides = scope_sides('auto', *conn.state(domain), domain='test')
-    given = params(domain='test', mac='AA:BB:CC:DD:EE:FF', bridge='kvmbr0')
-    validate_nic_static(given)
-    steps, dummy, dummy = plan_nic(given, sides, dict((side, conn.nics(domain, side)) for side in sides))
-    assert [(step['action'], step['sides']) for step in steps] == [('update', ['live']), ('update', ['config'])]
-    assert steps[0]['changes'] == dict(bridge=dict(before=None, after='kvmbr0'))
-    assert parse_nic(steps[0]['element'])['target'] == 'testnet0'
+TAP = dict(rx_bytes=950, rx_packets=5, tx_bytes=2186, tx_packets=19, rx_dropped=0, tx_dropped=0)
 
 
-def test_driver_errors_become_collection_errors(conn):
-    domain = conn.domain('test')
-    element = desired_element(dict(mac='52:54:00:00:00:09', bridge='br0', model='virtio'))
-    with pytest.raises(_libvirt.LibvirtOperationError) as info:
-        conn.attach(domain, element, ('live',))
-    assert 'Cannot attach the NIC 52:54:00:00:00:09' in info.value.msg
-    assert 'not supported' in info.value.msg
-    assert info.value.details['xml'] == to_xml(element)
+@pytest.mark.parametrize('devices, expected', [
+    ((AGENT_CHANNEL_XML % 'connected', LIVE_NIC), 'connected'),
+    ((LIVE_NIC, AGENT_CHANNEL_XML % 'disconnected'), 'disconnected'),
+    (("<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>",), 'unknown'),
+    ((OTHER_CHANNEL_XML, LIVE_NIC), None),
+    ((), None),
+])
+def test_agent_channel(devices, expected):
+    assert agent_channel(domain_xml(*devices)) == expected
+    assert agent_channel("<domain><name>x</name></domain>") is None
 
 
-def test_wait_gone_is_bounded(conn):
-    domain = conn.domain('test')
-    now = [0.0]
-    waiting = _libvirt.Libvirt('test:///default', sleep=lambda seconds: now.__setitem__(0, now[0] + seconds),
-                               clock=lambda: now[0])
-    waiting._conn = conn._conn
-    with pytest.raises(_libvirt.LibvirtOperationError) as info:
-        waiting.wait_gone(domain, 'aa:bb:cc:dd:ee:ff', timeout=1.0)
-    assert 'still attached' in info.value.msg
-    assert 1.0 <= now[0] < 1.2
-    waiting.wait_gone(domain, '52:54:00:00:00:09')  # not there: returns at once
+def test_agent_interfaces_of_a_recorded_reply():
+    interfaces = agent_interfaces(REPLY_LEASED)
+    assert [(i['name'], i['mac']) for i in interfaces] == [
+        ('lo', '00:00:00:00:00:00'), ('eth0', '52:54:00:77:09:10'), ('eth1', '52:54:00:77:09:11')]
+    eth0 = interfaces[1]
+    assert eth0['addresses'] == ['192.168.77.136/24', 'fe80::5054:ff:fe77:910/64']
+    assert eth0['counters'] == dict(rx_bytes=2186, rx_packets=19, tx_bytes=950, tx_packets=5, rx_dropped=0,
+                                    tx_dropped=0, rx_errors=0, tx_errors=0)
 
 
-def test_interface_stats_keys(conn):
-    stats = conn.interface_stats(conn.domain('test'), 'testnet0')
-    assert set(stats) >= {'rx_bytes', 'tx_bytes', 'rx_packets', 'tx_packets'}
+def test_agent_interfaces_without_statistics():
+    interfaces = agent_interfaces(REPLY_BOOTING)
+    assert (interfaces[1]['name'], interfaces[1]['counters'], interfaces[1]['addresses']) == ('eth0', None, [])
+
+
+@pytest.mark.parametrize('reply', ['not json', '{"error": {"class": "GenericError", "desc": "x"}}', '[]',
+                                   '{"return": [{"hardware-address": "52:54:00:00:00:01"}]}'])
+def test_agent_interfaces_refuses_other_shapes(reply):
+    with pytest.raises(ValueError):
+        agent_interfaces(reply)
+
+
+def test_agent_mac_is_lower_case():
+    reply = '{"return": [{"name": "eth0", "hardware-address": "52:54:00:AA:00:02", "statistics": {}}]}'
+    assert agent_interfaces(reply)[0]['mac'] == '52:54:00:aa:00:02'
+
+
+@pytest.mark.parametrize('reply, mac, name, words', [
+    (REPLY_LEASED, '52:54:00:77:09:10', 'eth0', None),
+    (REPLY_LEASED, '52:54:00:77:09:11', 'eth1', None),
+    (REPLY_LEASED, '52:54:00:77:09:99', None, 'no interface with MAC 52:54:00:77:09:99 (guest interfaces: lo'),
+    (REPLY_BOOTING, '52:54:00:77:09:10', None, 'no statistics for eth0: qemu-ga gives them only for interfaces'
+                                               ' with an IP address'),
+])
+def test_guest_interface(reply, mac, name, words):
+    interface, reason = guest_interface(agent_interfaces(reply), mac)
+    assert (interface['name'] if interface else None) == name
+    if words is None:
+        assert reason is None
+    else:
+        assert words in reason
+
+
+def test_guest_interface_refuses_to_guess_between_interfaces_with_one_mac():
+    reply = ('{"return": [{"name": "eth0", "hardware-address": "52:54:00:77:09:10", "statistics": {}},'
+             ' {"name": "eth0.100", "hardware-address": "52:54:00:77:09:10", "statistics": {}}]}')
+    interface, reason = guest_interface(agent_interfaces(reply), '52:54:00:77:09:10')
+    assert interface is None
+    assert 'several guest interfaces have MAC 52:54:00:77:09:10 (eth0, eth0.100' in reason
+
+
+@pytest.mark.parametrize('tap, guest, expected', [
+    (dict(tx_bytes=10, rx_bytes=20), dict(rx_bytes=10, tx_bytes=20), True),
+    (dict(tx_bytes=10, rx_bytes=20), dict(rx_bytes=20, tx_bytes=10), False),  # not swapped: not mirrored
+    (dict(tx_bytes=10, rx_bytes=20), dict(rx_bytes=10, tx_bytes=21), False),
+    (None, dict(rx_bytes=0, tx_bytes=0), None),
+    (dict(tx_bytes=10, rx_bytes=20), None, None),
+])
+def test_mirrored(tap, guest, expected):
+    assert mirrored(tap, guest) is expected
+
+
+def test_unmatched_bytes():
+    assert unmatched_bytes(dict(tx_bytes=1342, rx_bytes=950), dict(rx_bytes=1000, tx_bytes=950)) == dict(
+        to_guest=342, from_guest=0)
+    assert unmatched_bytes(None, dict(rx_bytes=0, tx_bytes=0)) is None
+
+
+def test_guest_view_mirrored_from_the_agent():
+    view = guest_view(TAP, (agent_interfaces(REPLY_LEASED), None), '52:54:00:77:09:10')
+    assert view == dict(guest_interface='eth0', guest_counters=agent_interfaces(REPLY_LEASED)[1]['counters'],
+                        mirrored=True, mirrored_reason=None, unmatched_bytes=dict(to_guest=0, from_guest=0))
+
+
+def test_guest_view_not_mirrored_says_by_how_much():
+    view = guest_view(dict(TAP, tx_bytes=2528), (agent_interfaces(REPLY_LEASED), None), '52:54:00:77:09:10')
+    assert (view['mirrored'], view['mirrored_reason'], view['unmatched_bytes']) == (
+        False, None, dict(to_guest=342, from_guest=0))
+
+
+@pytest.mark.parametrize('guest, mac, words', [
+    ((None, "domain 'g1' has no guest agent channel"), '52:54:00:77:09:10', "domain 'g1' has no guest agent channel"),
+    ((agent_interfaces(REPLY_BOOTING), None), '52:54:00:77:09:10', 'no statistics for eth0'),
+    ((agent_interfaces(REPLY_LEASED), None), '52:54:00:aa:00:02', 'no interface with MAC 52:54:00:aa:00:02'),
+])
+def test_guest_view_without_the_guests_counters_is_null_with_the_reason(guest, mac, words):
+    view = guest_view(TAP, guest, mac)
+    assert (view['mirrored'], view['guest_counters'], view['guest_interface'], view['unmatched_bytes']) == (
+        None, None, None, None)
+    assert words in view['mirrored_reason']
