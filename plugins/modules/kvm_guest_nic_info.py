@@ -45,7 +45,7 @@ notes:
     counters, then libvirt's and the guest agent's, then the taps' again, and repeats (up to 5 times) until the two
     kernel reads are equal, so all sides come from the same moment. When traffic never pauses,
     RV(nics[].mirrored) can be V(false) for a moment; poll it.
-  - RV(nics[].mirrored) can stay V(false) on a quiet guest: the tap also counts frames the guest never saw (sent
+  - RV(nics[].mirrored) can stay V(false) on a quiet guest. The tap also counts frames the guest never saw (sent
     before the guest's driver was up, multicast that QEMU's virtio-net filter drops). RV(nics[].unmatched_bytes)
     gives the difference per direction; compare its change over time, or the counters' change for a known
     amount of traffic.
@@ -170,7 +170,7 @@ nics:
     mirrored:
       description:
         - V(true) when the tap's C(tx_bytes) equals RV(nics[].guest_counters)'s C(rx_bytes) AND the tap's
-          C(rx_bytes) equals its C(tx_bytes): the host and the guest counted the same traffic.
+          C(rx_bytes) equals its C(tx_bytes), so the host and the guest counted the same traffic.
         - Null when RV(nics[].guest_counters) is null; RV(nics[].mirrored_reason) then says why.
       type: bool
     mirrored_reason:
