@@ -10,10 +10,12 @@
 # molecule/ directory (the role, or tests/), with:
 #   MOLECULE_EPHEMERAL_DIRECTORY=build/molecule/<id>/   (instance config, inventory, the machines' state)
 #   log                    build/logs/molecule-<id>.log (<id>: the scenario path with / replaced by -)
-# The collection copy (scripts/collection-tree.sh) is made once before the first scenario. Whatever happens to
+# The collection is copied once (scripts/collection-tree.sh) into build/molecule/collection/ before the first
+# scenario: a copy of this run's own, which other tools cannot replace while a scenario runs. Whatever happens to
 # molecule, the scenario's machines are destroyed afterwards (tests/machines/machine.sh destroy), also on
 # INT/TERM. A scenario fails when molecule fails or when its verify step ran no test.
-# Prints one line per scenario (result, wall time, verify counts, log) and a closing "N passed, N failed" line;
+# Prints one line per scenario (result, wall time, verify counts, log; then the figures its tests measured) and a
+# closing "N passed, N failed" line;
 # exit 1 if no scenario was found, any failed, or the root namespace changed.
 # The cleanup functions run from traps, which shellcheck cannot follow (SC2317: "unreachable"), for the whole file:
 # shellcheck disable=SC2317
@@ -59,7 +61,19 @@ export KVMNET_ROOT="$ROOT"
 export PATH="$ROOT/.venv/bin:$PATH"
 export NO_COLOR=1 ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 PY_COLORS=0 PYTHONDONTWRITEBYTECODE=1 COLUMNS=160
 mkdir -p build/logs build/molecule
-scripts/collection-tree.sh >/dev/null
+# A private copy of the collection for this run: scripts/collection-tree.sh replaces build/ansible_collections/...
+# whenever any other tool (lint, unit tests) runs, which would pull the role from under a running scenario. Here it
+# runs in a private mount namespace where build/ansible_collections is this run's own directory.
+COLLECTION_ROOT="$ROOT/build/molecule/collection"
+rm -rf "$COLLECTION_ROOT"
+mkdir -p "$COLLECTION_ROOT/ansible_collections" build/ansible_collections
+# shellcheck disable=SC2016  # expanded by that sh
+unshare --mount --propagation private sh -ec \
+    'mount --bind "$1/ansible_collections" build/ansible_collections; exec scripts/collection-tree.sh >/dev/null' \
+    kvmnet-collection "$COLLECTION_ROOT"
+[[ -f "$COLLECTION_ROOT/ansible_collections/kvmnet/bridge/galaxy.yml" ]] ||
+    { log "the collection copy in $COLLECTION_ROOT is incomplete"; exit 1; }
+export KVMNET_COLLECTION_ROOT="$COLLECTION_ROOT"
 
 id_of() { printf '%s\n' "${1//\//-}"; }
 
@@ -129,6 +143,8 @@ report() {
     fi
     printf '%-45s %-7s %7ss  verify: %-22s log: build/logs/molecule-%s.log\n' "$dir" \
         "$( ((rc == 0)) && echo passed || echo FAILED)" "$secs" "$verified" "$id"
+    # figures the scenario's tests measured (kvmnet_testinfra's `figures` fixture)
+    sed -n 's/^kvmnet figure: /    /p' "build/logs/molecule-$id.log" 2>/dev/null || true
     return "$rc"
 }
 

@@ -12,6 +12,8 @@ per host with ``machine.sh pid``, which refuses a PID that no longer belongs to 
 
 Fixtures:
     machine(name) -> testinfra Host of another machine of the scenario (e.g. the router a test pings from).
+    figures(text) -> record a measured figure; printed at the end of the run as a line "kvmnet figure: TEXT"
+                     (scripts/molecule.sh repeats these lines in its summary).
 """
 
 import os
@@ -71,8 +73,22 @@ class NsenterAnsibleBackend(AnsibleBackend):
         return self.result(out.returncode, self.encode(command), out.stdout, out.stderr)
 
 
+_FIGURES = []
+
+
 def pytest_configure(config):
     testinfra.backend.BACKENDS['ansible'] = '%s.%s' % (__name__, NsenterAnsibleBackend.__name__)
+
+
+def pytest_terminal_summary(terminalreporter):
+    for text in _FIGURES:
+        terminalreporter.write_line('kvmnet figure: %s' % text)
+
+
+@pytest.fixture(scope='session')
+def figures():
+    """Record a measured figure (printed at the end of the run, whatever the tests' outcome)."""
+    return _FIGURES.append
 
 
 @pytest.fixture(scope='module')
