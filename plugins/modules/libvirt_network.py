@@ -98,8 +98,8 @@ notes:
     C(<mtu>) on a network of forward mode C(bridge) anyway (the host's own network stack owns addressing of a
     bridged LAN); what it would accept (C(<portgroup>), C(<bandwidth>), C(<virtualport>)) is outside what this
     module manages.
-  - In check mode RV(after.uuid) is null for a network the module would create (libvirt picks the uuid when it
-    defines the network).
+  - In check mode the C(uuid) in RV(after) is null for a network the module would create (libvirt picks the uuid
+    when it defines the network).
 seealso:
   - module: kvmnet.bridge.linux_bridge
   - module: kvmnet.bridge.kvm_guest_nic
