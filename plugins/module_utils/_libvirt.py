@@ -718,4 +718,3 @@ def _words(exc):
     except AttributeError:
         message = None
     return (message or str(exc)).rstrip('.')
-
