@@ -23,6 +23,9 @@
 #   - UTS (hostname NAME, also in its /etc/hostname), IPC, mount (private propagation) and PID namespaces;
 #   - overlays on /etc and /var/lib (writes land in STATE_DIR/NAME/, the host's files are never changed),
 #     tmpfs on /run and /var/tmp (so the host's /run/netns, daemons' sockets and ifupdown2 state are not shared);
+#   - like a scripts/netns-instance.sh instance: /run/netns is a private tmpfs (kvmnet-netns) that holds the
+#     machine's own namespace under its name, so `ip netns identify` names it, namespaces made inside stay inside,
+#     and `exec` sets KVMNET_NETNS: the lab scripts (tests/lab/, e.g. libvirtd.sh) run inside a machine;
 #   - PID 1 is a tiny reaping init (daemons that die or are killed do not stay zombies); killing it makes the kernel
 #     end every process of the machine.
 # `start` of a stopped machine (its dir still there) reuses its /etc and /var/lib layers with a new network
@@ -108,7 +111,7 @@ find_init() {
 # shellcheck disable=SC2016
 INIT='
 set -euo pipefail
-name="$1" dir="$2" python="$3"
+name="$1" dir="$2" python="$3" ns="$4"
 echo "$name" >/proc/sys/kernel/hostname
 ip link set lo up
 for spec in etc:/etc var-lib:/var/lib; do
@@ -117,8 +120,16 @@ for spec in etc:/etc var-lib:/var/lib; do
     mount -t overlay "kvmnet-$tag" -o "lowerdir=$target,upperdir=$dir/$tag.upper,workdir=$dir/$tag.work" "$target"
 done
 echo "$name" >/etc/hostname
+# the copies of the host'"'"'s /run/netns/* mounts would keep other namespaces alive after the host deletes them
+for target in $(awk '"'"'$5 ~ "^/run/netns(/|$)" {print $5}'"'"' /proc/self/mountinfo | sort -r); do
+    umount --lazy "$target" 2>/dev/null || true
+done
 mount -t tmpfs -o mode=0755,nosuid,nodev,size=64m kvmnet-run /run
 mkdir -m 1777 /run/lock
+mkdir /run/netns
+mount -t tmpfs -o mode=0755,size=1m kvmnet-netns /run/netns
+touch "/run/netns/$ns"
+mount --bind /proc/self/ns/net "/run/netns/$ns"
 mount -t tmpfs -o mode=1777,nosuid,nodev,size=256m kvmnet-vartmp /var/tmp
 mount -o remount,bind,ro /sys
 echo ready >"$dir/ready"
@@ -197,7 +208,7 @@ cmd_start() {
     : >"$dir/log"
     REAPER="$REAPER" setsid ip netns exec "$ns" \
         unshare --uts --ipc --mount --propagation private --pid --fork --mount-proc \
-        bash -c "$INIT" kvmnet-init "$NAME" "$dir" "$python" </dev/null >>"$dir/log" 2>&1 &
+        bash -c "$INIT" kvmnet-init "$NAME" "$dir" "$python" "$ns" </dev/null >>"$dir/log" 2>&1 &
     launcher=$!
     for ((i = 0; i < TIMEOUT * 20; i++)); do
         [[ -f "$dir/ready" ]] && pid="$(find_init "$ns")" && break
@@ -246,6 +257,8 @@ cmd_exec() {
     local state="$1" pid
     shift
     pid="$(require "$state/$NAME")"
+    KVMNET_NETNS="$(cat "$state/$NAME/netns")"
+    export KVMNET_NETNS
     exec nsenter --all --target "$pid" -- "$@"
 }
 

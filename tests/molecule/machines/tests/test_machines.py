@@ -28,7 +28,23 @@ def test_private_run_and_read_only_sys(host):
     assert host.mount_point('/etc').filesystem == 'overlay'
     assert host.mount_point('/var/lib').filesystem == 'overlay'
     assert 'ro' in host.mount_point('/sys').options
-    assert not host.file('/run/netns').exists, "the controller's /run/netns is visible"
+
+
+
+def test_machine_is_a_namespace_instance(host):
+    # a private /run/netns (not the controller's) that names the machine's own network namespace, as in
+    # scripts/netns-instance.sh, so the lab's scripts accept the machine
+    netns = host.check_output('ip netns identify')
+    assert netns.startswith('kvmnet-m-%s-' % host.backend.get_hostname())
+    assert host.check_output('ls /run/netns') == netns
+    assert host.check_output('findmnt -n -o SOURCE --mountpoint /run/netns') == 'kvmnet-netns'
+
+
+def test_machine_holds_no_other_network_namespace(host):
+    # copies of the controller's /run/netns mounts would keep other namespaces alive after they were deleted
+    nsfs = [line.split()[4] for line in host.file('/proc/1/mountinfo').content_string.splitlines()
+            if ' - nsfs ' in line]
+    assert nsfs == ['/run/netns/' + host.check_output('ip netns identify')]
 
 
 def test_pid_1_is_the_reaping_init(host):
