@@ -25,7 +25,7 @@
 # shellcheck disable=SC2317
 set -euo pipefail
 export FLEET_NAME=fleet
-# shellcheck source=tests/fleet/lib.sh
+# shellcheck source=tests/fleet/lib.sh disable=SC1091  # (followed when lib.sh is an input too, as in scripts/lint.sh)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [[ $(id -u) -eq 0 ]] || fleet_die "needs root"
