@@ -54,12 +54,12 @@ valid_ifname() { [[ "$1" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$ ]]; }
 # to the host, and the host's copy would be shadowed).
 state_dir() {
     local dir
-    mkdir -p "$1"
-    dir="$(realpath -e "$1")"
+    dir="$(realpath -m "$1")"
     case "$dir/" in
         / | /etc/* | /var/lib/* | /run/* | /var/tmp/* | /proc/* | /sys/*)
             die "STATE_DIR $dir is inside a path that machines overlay or mount over: use another directory" ;;
     esac
+    mkdir -p "$dir"
     printf '%s\n' "$dir"
 }
 
