@@ -1,163 +1,133 @@
 # Copyright (c) kvmnet.bridge contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The collection's only door to netlink: the ONLY file that imports pyroute2.
+"""The collection's netlink client (:class:`Netlink`), and the ONLY file that imports pyroute2.
 
-- opens a socket in a network namespace with ``flags=0``: a missing namespace is an error, never created;
-- hides the pyroute2 0.7 .. 0.9 differences (namespace opening, list vs tuple results, attribute access);
-- turns ``NetlinkError`` codes into :class:`NetlinkOperationError` with words naming the interface and operation;
-- reads single links with RTM_GETLINK by name and a bridge's ports with a dump the KERNEL filters
-  (``IFLA_MASTER``), never a full dump decoded in Python;
-- keeps no-op runs cheap: reads go through a plain rtnetlink socket decoded by pyroute2's message classes
-  (``ifinfmsg``), so only the codec is imported (~30 ms). ``IPRoute`` and its event loop machinery (~50-100 ms
-  more) are imported and opened only when there is something to write.
-- returns plain dicts (no pyroute2 objects leave this file), so the logic above it is testable without a kernel.
+- Reads use a plain ``AF_NETLINK`` socket opened inside the namespace (:mod:`_netns`); requests and replies are
+  encoded and decoded by :mod:`_nlcodec`, so a read imports no pyroute2 at all. Every read asks the kernel for
+  exactly what it needs: one link by name or index, or a dump the KERNEL filters (ports by IFLA_MASTER, bridges
+  by kind, addresses by interface, routes by output interface, the FDB by bridge; the last three under strict
+  checking, with the same filter in Python for kernels without it). The interface inventory's :meth:`links` is
+  the one full dump. Interrupted dumps (NLM_F_DUMP_INTR) are read again. docs/netlink.md has the details.
+- Writes use pyroute2's ``IPRoute`` (``NetNS`` on 0.7/0.8, which cannot open a namespace otherwise), imported and
+  opened on the first write only, always with ``flags=0`` (a missing namespace is an error, never created).
+- pyroute2's package ``__init__`` imports everything eagerly (~110 ms): the submodules a write needs are imported
+  without it (:func:`_bare_package`); the bare package runs its ``__init__`` the first time anything else asks it
+  for an attribute, so ``from pyroute2 import IPRoute`` keeps working in the same process.
+- Kernel errors become :class:`NetlinkOperationError` in words (:mod:`_kernel_errors`); no pyroute2 object leaves
+  this file: reads return plain dicts, so the logic above it is testable without a kernel.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import ctypes
 import errno
-import os
 import socket
-import struct
-import traceback
+import sys
 
+from ansible_collections.kvmnet.bridge.plugins.module_utils import _nlcodec as nl
 from ansible_collections.kvmnet.bridge.plugins.module_utils._common import (
+    DependencyError,
     NetlinkOperationError,
     ValidationError,
     where,
 )
 from ansible_collections.kvmnet.bridge.plugins.module_utils._iface import route_text
-
-
-def _register_bare_package():
-    """Make ``pyroute2`` importable WITHOUT running its package ``__init__``.
-
-    ``import pyroute2`` eagerly imports everything (NDB, IPDB, conntrack, nftables, asyncio helpers): measured
-    130-160 ms, more than half of a no-op task. The parent package is registered as a bare package of its own
-    directory, so only the submodules asked for load. Callers fall back to the plain import if a pyroute2
-    release does not import that way: always correct, only slower.
-    """
-    import importlib.util
-    import sys
-    import types
-
-    if 'pyroute2' in sys.modules:
-        return
-    spec = importlib.util.find_spec('pyroute2')
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError('No module named pyroute2')
-    shell = types.ModuleType('pyroute2')
-    shell.__path__ = list(spec.submodule_search_locations)
-    shell.__spec__ = spec
-    shell.__file__ = spec.origin
-    shell.__package__ = 'pyroute2'
-    sys.modules['pyroute2'] = shell
-
-
-def _import(loader):
-    """Run ``loader`` against the bare package; on failure, against the fully imported package."""
-    import importlib
-    import sys
-
-    _register_bare_package()
-    try:
-        return loader(importlib)
-    except (ImportError, AttributeError):
-        for name in [name for name in sys.modules if name == 'pyroute2' or name.startswith('pyroute2.')]:
-            del sys.modules[name]
-        importlib.import_module('pyroute2')
-        return loader(importlib)
-
-
-def _codec_parts(importlib):
-    try:
-        version = importlib.import_module('pyroute2.config.version').__version__
-    except ImportError:
-        version = None  # Debian's package has no version module
-    return dict(
-        ifinfmsg=importlib.import_module('pyroute2.netlink.rtnl.ifinfmsg').ifinfmsg,
-        NetlinkError=importlib.import_module('pyroute2.netlink.exceptions').NetlinkError,
-        version=version,
-    )
-
-
-_MORE_CODECS = dict(  # message classes loaded on first use (a no-op linux_bridge run never needs them)
-    ifaddrmsg='pyroute2.netlink.rtnl.ifaddrmsg',
-    rtmsg='pyroute2.netlink.rtnl.rtmsg',
-    ndmsg='pyroute2.netlink.rtnl.ndmsg',
+from ansible_collections.kvmnet.bridge.plugins.module_utils._kernel_errors import (  # noqa: F401 (re-exported)
+    describe_errno,
+    errno_name,
+    kernel_error,
 )
-
-
-def _codec(name):
-    """pyroute2's message class ``name`` (ifinfmsg, ifaddrmsg, rtmsg, ndmsg)."""
-    if name not in _CODEC:
-        _CODEC[name] = _import(lambda importlib: getattr(importlib.import_module(_MORE_CODECS[name]), name))
-    return _CODEC[name]
-
-
-def _writer_parts(importlib):
-    try:
-        netns_class = importlib.import_module('pyroute2.nslink.nslink').NetNS  # 0.7 / 0.8
-    except ImportError:
-        netns_class = None  # 0.9: IPRoute(netns=...) does it
-    return dict(IPRoute=importlib.import_module('pyroute2.iproute.linux').IPRoute, NetNS=netns_class)
-
-
-PYROUTE2_IMPORT_ERROR = None
-_CODEC = {}
-try:
-    _CODEC = _import(_codec_parts)
-except ImportError:
-    PYROUTE2_IMPORT_ERROR = traceback.format_exc()
-
-NetlinkError = _CODEC.get('NetlinkError', OSError)  # pyroute2's, or a stand-in so ``except`` clauses stay valid
+from ansible_collections.kvmnet.bridge.plugins.module_utils._netns import entered
 
 PYROUTE2_MINIMUM_VERSION = (0, 7)
-NETNS_RUN_DIR = '/run/netns'
-IFF_UP = 0x1
-CLONE_NEWNET = 0x40000000
-RTM_GETLINK = 18
-RTM_GETADDR = 22
-RTM_GETROUTE = 26
-RT_TABLE_MAIN = 254
-RT_TABLE_LOCAL = 255
-RTPROT_KERNEL = 2
-IFA_F_NODAD = 0x02
 AF_BRIDGE = 7
-RTEXT_FILTER_BRVLAN = 2
-BRIDGE_VLAN_INFO_PVID = 0x2
-BRIDGE_VLAN_INFO_UNTAGGED = 0x4
-NLMSG_ERROR = 2
-NLMSG_DONE = 3
-NLM_F_REQUEST = 0x1
-NLM_F_DUMP = 0x300
-_NLMSG_HEADER = struct.Struct('=LHHLL')
+IFA_F_NODAD = 0x02
+BRIDGE_VLAN_INFO_PVID, BRIDGE_VLAN_INFO_UNTAGGED = nl.BRIDGE_VLAN_INFO_PVID, nl.BRIDGE_VLAN_INFO_UNTAGGED
+SOL_NETLINK = 270
+NETLINK_GET_STRICT_CHK = 12
+DUMP_ATTEMPTS = 4  # an interrupted dump is read again up to 3 times
+RECV_SIZE = 1 << 20  # the kernel sends at most ~32 KiB per datagram; more is harmless
 
 
-_ERRNO_WORDS = {
-    errno.ENODEV: 'no such interface',
-    errno.EEXIST: 'it already exists',
-    errno.EINVAL: 'the kernel rejected a value as invalid',
-    errno.ERANGE: 'a value is outside the range the kernel accepts',
-    errno.EOPNOTSUPP: 'this kernel (or this kind of interface) does not support it',
-    errno.EBUSY: 'the device is busy (another process, for example QEMU, holds it)',
-    errno.EPERM: 'permission denied: run the task as root (become: true)',
-    errno.EACCES: 'access denied (not root? For an IPv6 address: IPv6 may be disabled on the interface,'
-                  ' sysctl net.ipv6.conf.<interface>.disable_ipv6)',
-}
+# ---- pyroute2: found, version, imported on demand -----------------------------------------------------------
+
+def _find_pyroute2():
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec('pyroute2')  # finds the package, runs none of it
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        return None, 'ModuleNotFoundError: No module named pyroute2 (searched the sys.path of %s)' % sys.executable
+    return spec, None
+
+
+_PYROUTE2_SPEC, PYROUTE2_IMPORT_ERROR = _find_pyroute2()
+
+
+def _bare_package():
+    """``sys.modules['pyroute2']``, registered first, if pyroute2 is not imported yet, as the package module
+    WITHOUT its ``__init__`` having run, so that importing a submodule loads only that submodule and what it
+    imports. The module's ``__getattr__`` runs the real ``__init__`` into it (:func:`_complete`) the first time
+    someone asks it for an attribute it lacks (``from pyroute2 import IPRoute``, ``pyroute2.__version__``): from
+    then on it is the ordinary, fully imported package."""
+    import importlib.util
+
+    module = sys.modules.get('pyroute2')
+    if module is not None:
+        return module
+    if _PYROUTE2_SPEC is None:
+        raise ImportError('No module named pyroute2')
+    module = importlib.util.module_from_spec(_PYROUTE2_SPEC)
+
+    def __getattr__(name):  # PEP 562
+        if name.startswith('__') and name.endswith('__') and name not in ('__version__', '__all__'):
+            raise AttributeError(name)  # probes of special names do not pay for the whole package
+        if importlib.util.find_spec('pyroute2.' + name) is not None:
+            # `from pyroute2 import config` inside pyroute2: the import system loads the submodule itself
+            raise AttributeError(name)
+        _complete(module)
+        try:
+            return module.__dict__[name]
+        except KeyError:
+            raise AttributeError("module 'pyroute2' has no attribute %r" % name)
+
+    module.__getattr__ = __getattr__
+    sys.modules['pyroute2'] = module
+    return module
+
+
+def _complete(module):
+    """Run pyroute2's package ``__init__`` in ``module`` if it is the bare package (once)."""
+    if module.__dict__.pop('__getattr__', None) is not None:
+        module.__spec__.loader.exec_module(module)
+
+
+def _pyroute2(module_name, attribute):
+    """``attribute`` of pyroute2's submodule ``module_name``, through the bare package; if a pyroute2 release
+    does not import that way, the package is completed first (always correct, only slower)."""
+    import importlib
+
+    _bare_package()
+    try:
+        return getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError):
+        _complete(sys.modules['pyroute2'])
+        return getattr(importlib.import_module(module_name), attribute)
 
 
 def pyroute2_version():
     """The installed pyroute2 version as a tuple of ints, or None if it cannot be told.
 
-    From ``pyroute2.config.version``; Debian 12's package has no such module (its ``__version__`` is
+    From pyroute2's ``config/version.py`` (one assignment, generated at build time), executed on its own: importing
+    it as ``pyroute2.config.version`` would first run ``pyroute2.config`` (multiprocessing, platform...: 7-10 ms
+    of every module run, measured). Debian 12's package has no such file (its ``__version__`` is
     ``'unknown'``), so the package metadata is read then.
     """
-    raw = _CODEC.get('version')
-    if raw is None:
+    raw = _version_file()
+    if raw is None or raw == 'unknown':
         try:
             from importlib.metadata import version
             raw = version('pyroute2')
@@ -172,212 +142,73 @@ def pyroute2_version():
     return tuple(parts) if parts else None
 
 
-def errno_name(code):
-    if code == errno.EOPNOTSUPP:
-        return 'EOPNOTSUPP'  # same number as ENOTSUP, which errorcode picks; netlink users know this name
-    return errno.errorcode.get(code, str(code))
+def _version_file(locations=None):
+    """``__version__`` of pyroute2's config/version.py under ``locations`` (default: where pyroute2 is found),
+    or None (no pyroute2, no such file)."""
+    import importlib.util
+    import os
+
+    if locations is None:
+        loaded = sys.modules.get('pyroute2.config.version')
+        if loaded is not None:
+            return getattr(loaded, '__version__', None)
+        locations = _PYROUTE2_SPEC.submodule_search_locations if _PYROUTE2_SPEC is not None else ()
+    for location in locations:
+        path = os.path.join(location, 'config', 'version.py')
+        if os.path.isfile(path):
+            spec = importlib.util.spec_from_file_location('_kvmnet_pyroute2_version', path)
+            module = importlib.util.module_from_spec(spec)  # not registered in sys.modules
+            try:
+                spec.loader.exec_module(module)
+            except (OSError, SyntaxError):
+                return None
+            return getattr(module, '__version__', None)
+    return None
 
 
-def describe_errno(code):
-    words = _ERRNO_WORDS.get(code) or os.strerror(code)
-    return '%s (%s)' % (words, errno_name(code))
+def _writer_parts():
+    """IPRoute and NetlinkError, or :class:`DependencyError` when pyroute2 does not import."""
+    try:
+        return (_pyroute2('pyroute2.iproute.linux', 'IPRoute'),
+                _pyroute2('pyroute2.netlink.exceptions', 'NetlinkError'))
+    except (ImportError, AttributeError, SyntaxError) as exc:
+        raise DependencyError(
+            'pyroute2 cannot be imported by %s, which the changes need: %s: %s. Install a working pyroute2 >= %s'
+            ' for that interpreter (Debian/Ubuntu: python3-pyroute2, Fedora: python3-pyroute2, or pip).'
+            % (sys.executable, type(exc).__name__, exc, '.'.join(str(part) for part in PYROUTE2_MINIMUM_VERSION)))
 
 
-def _netns_path(netns):
-    return netns if netns.startswith('/') else os.path.join(NETNS_RUN_DIR, netns)
+class _DumpInterrupted(Exception):
+    pass
 
 
-# ---- decoding of link and neighbour messages ------------------------------------------------------------------
-# Links and FDB entries come in bulk (a bridge with 1000 ports, its FDB), so they are decoded here, reading only
-# the attributes the collection uses: pyroute2's generic decoder took ~600 ms for 1000 ports where this takes a
-# few ms (docs/decisions.md). Requests, and the small address/route/VLAN dumps, still use pyroute2's classes.
-# Attribute numbers are the kernel's (include/uapi/linux/if_link.h, neighbour.h); a unit test checks the
-# decoders against messages encoded by pyroute2.
-
-_NLA = struct.Struct('=HH')
-_IFINFOMSG = struct.Struct('=BxHiII')  # family, type, index, flags, change
-_NDMSG = struct.Struct('=BxxxiHBB')  # family, 3 pad bytes, ifindex, state, flags, type
-_U8, _U16, _U32, _U64 = struct.Struct('=B'), struct.Struct('=H'), struct.Struct('=I'), struct.Struct('=Q')
-_STATS64 = struct.Struct('=8Q')
-_CACHEINFO = struct.Struct('=4I')  # confirmed, used, updated, refcnt (hundredths of a second)
-_OPERSTATES = ('UNKNOWN', 'NOTPRESENT', 'DOWN', 'LOWERLAYERDOWN', 'TESTING', 'DORMANT', 'UP')
+def _new_socket():
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)  # 0 = NETLINK_ROUTE
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    sock.bind((0, 0))
+    return sock
 
 
-def _nla(data, start, end):
-    """(type, payload start, payload end) of each netlink attribute in ``data[start:end]``."""
-    while start + 4 <= end:
-        length, kind = _NLA.unpack_from(data, start)
-        if length < 4:
-            return
-        yield kind & 0x3FFF, start + 4, min(start + length, end)
-        start += (length + 3) & ~3
-
-
-def _u8(data, start, end):
-    return _U8.unpack_from(data, start)[0]
-
-
-def _u16(data, start, end):
-    return _U16.unpack_from(data, start)[0]
-
-
-def _u32(data, start, end):
-    return _U32.unpack_from(data, start)[0]
-
-
-def _u64(data, start, end):
-    return _U64.unpack_from(data, start)[0]
-
-
-def _string(data, start, end):
-    return data[start:end].split(b'\0', 1)[0].decode('utf-8', 'replace')
-
-
-def _mac(data, start, end):
-    return ':'.join('%02x' % byte for byte in bytearray(data[start:end]))
-
-
-def _bridge_id(data, start, end):
-    """struct ifla_bridge_id: priority (2 bytes, network byte order) and MAC."""
-    return dict(priority=struct.unpack_from('>H', data, start)[0], address=_mac(data, start + 2, start + 8))
-
-
-_BRIDGE_ATTRS = {  # IFLA_BR_*
-    1: ('IFLA_BR_FORWARD_DELAY', _u32), 2: ('IFLA_BR_HELLO_TIME', _u32), 3: ('IFLA_BR_MAX_AGE', _u32),
-    4: ('IFLA_BR_AGEING_TIME', _u32), 5: ('IFLA_BR_STP_STATE', _u32), 6: ('IFLA_BR_PRIORITY', _u16),
-    7: ('IFLA_BR_VLAN_FILTERING', _u8), 9: ('IFLA_BR_GROUP_FWD_MASK', _u16), 10: ('IFLA_BR_ROOT_ID', _bridge_id),
-    11: ('IFLA_BR_BRIDGE_ID', _bridge_id), 12: ('IFLA_BR_ROOT_PORT', _u16), 13: ('IFLA_BR_ROOT_PATH_COST', _u32),
-    14: ('IFLA_BR_TOPOLOGY_CHANGE', _u8), 15: ('IFLA_BR_TOPOLOGY_CHANGE_DETECTED', _u8),
-    16: ('IFLA_BR_HELLO_TIMER', _u64), 17: ('IFLA_BR_TCN_TIMER', _u64), 18: ('IFLA_BR_TOPOLOGY_CHANGE_TIMER', _u64),
-    19: ('IFLA_BR_GC_TIMER', _u64), 20: ('IFLA_BR_GROUP_ADDR', _mac), 22: ('IFLA_BR_MCAST_ROUTER', _u8),
-    23: ('IFLA_BR_MCAST_SNOOPING', _u8),
-}
-_PORT_ATTRS = {  # IFLA_BRPORT_*
-    1: ('IFLA_BRPORT_STATE', _u8), 2: ('IFLA_BRPORT_PRIORITY', _u16), 3: ('IFLA_BRPORT_COST', _u32),
-    4: ('IFLA_BRPORT_MODE', _u8), 5: ('IFLA_BRPORT_GUARD', _u8), 6: ('IFLA_BRPORT_PROTECT', _u8),
-    7: ('IFLA_BRPORT_FAST_LEAVE', _u8), 8: ('IFLA_BRPORT_LEARNING', _u8), 9: ('IFLA_BRPORT_UNICAST_FLOOD', _u8),
-    10: ('IFLA_BRPORT_PROXYARP', _u8), 12: ('IFLA_BRPORT_PROXYARP_WIFI', _u8),
-    13: ('IFLA_BRPORT_ROOT_ID', _bridge_id), 14: ('IFLA_BRPORT_BRIDGE_ID', _bridge_id),
-    15: ('IFLA_BRPORT_DESIGNATED_PORT', _u16), 16: ('IFLA_BRPORT_DESIGNATED_COST', _u16),
-    17: ('IFLA_BRPORT_ID', _u16), 18: ('IFLA_BRPORT_NO', _u16), 19: ('IFLA_BRPORT_TOPOLOGY_CHANGE_ACK', _u8),
-    20: ('IFLA_BRPORT_CONFIG_PENDING', _u8), 21: ('IFLA_BRPORT_MESSAGE_AGE_TIMER', _u64),
-    22: ('IFLA_BRPORT_FORWARD_DELAY_TIMER', _u64), 23: ('IFLA_BRPORT_HOLD_TIMER', _u64),
-    25: ('IFLA_BRPORT_MULTICAST_ROUTER', _u8), 27: ('IFLA_BRPORT_MCAST_FLOOD', _u8),
-    28: ('IFLA_BRPORT_MCAST_TO_UCAST', _u8), 29: ('IFLA_BRPORT_VLAN_TUNNEL', _u8),
-    30: ('IFLA_BRPORT_BCAST_FLOOD', _u8), 31: ('IFLA_BRPORT_GROUP_FWD_MASK', _u16),
-    32: ('IFLA_BRPORT_NEIGH_SUPPRESS', _u8), 33: ('IFLA_BRPORT_ISOLATED', _u8),
-}
-_STATS_KEYS = ('rx_packets', 'tx_packets', 'rx_bytes', 'tx_bytes', 'rx_errors', 'tx_errors', 'rx_dropped',
-               'tx_dropped')
-_TUN_ATTRS = {  # IFLA_TUN_* (tun and tap devices; the kernel omits OWNER/GROUP when none is set)
-    1: ('IFLA_TUN_OWNER', _u32), 2: ('IFLA_TUN_GROUP', _u32), 3: ('IFLA_TUN_TYPE', _u8), 4: ('IFLA_TUN_PI', _u8),
-    5: ('IFLA_TUN_VNET_HDR', _u8), 6: ('IFLA_TUN_PERSIST', _u8), 7: ('IFLA_TUN_MULTI_QUEUE', _u8),
-    8: ('IFLA_TUN_NUM_QUEUES', _u32), 9: ('IFLA_TUN_NUM_DISABLED_QUEUES', _u32),
-}
-IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_OPERSTATE, IFLA_LINKINFO = 1, 3, 4, 10, 16, 18
-IFLA_STATS64, IFLA_CARRIER, IFLA_PERM_ADDRESS = 23, 33, 54
-IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 1, 2, 4, 5
-NDA_LLADDR, NDA_CACHEINFO, NDA_VLAN, NDA_MASTER = 2, 3, 5, 9
-
-
-def _table(data, start, end, table):
-    result = {}
-    for kind, begin, stop in _nla(data, start, end):
-        entry = table.get(kind)
-        if entry is not None and stop > begin:
-            result[entry[0]] = entry[1](data, begin, stop)
-    return result
-
-
-def _decode_link(data, offset, length):
-    """An RTM_NEWLINK message as the plain dict the collection uses (raw kernel units).
-
-    ``bridge``: IFLA_BR_* of a bridge (bridge IDs as {priority, address}); ``port``: IFLA_BRPORT_* of a bridge
-    port (None when not a bridge port); ``stats``: the IFLA_STATS64 counters; ``tun``: IFLA_TUN_* of a tun or
-    tap device (the key exists only for kind ``tun``; owner/group 0xffffffff or missing = none set).
-    """
-    header = offset + _NLMSG_HEADER.size
-    dummy, link_type, index, flags, dummy = _IFINFOMSG.unpack_from(data, header)
-    link = dict(index=index, name=None, kind=None, link_type=link_type, mtu=None, address=None, perm_address=None,
-                up=bool(flags & IFF_UP), operstate=None, carrier=None, master=None, bridge={}, port=None, stats={})
-    for kind, begin, stop in _nla(data, header + _IFINFOMSG.size, offset + length):
-        if kind == IFLA_IFNAME:
-            link['name'] = _string(data, begin, stop)
-        elif kind == IFLA_MTU:
-            link['mtu'] = _u32(data, begin, stop)
-        elif kind == IFLA_ADDRESS:
-            link['address'] = _mac(data, begin, stop)
-        elif kind == IFLA_PERM_ADDRESS:
-            link['perm_address'] = _mac(data, begin, stop)
-        elif kind == IFLA_MASTER:
-            link['master'] = _u32(data, begin, stop)
-        elif kind == IFLA_OPERSTATE:
-            state = _u8(data, begin, stop)
-            link['operstate'] = _OPERSTATES[state] if state < len(_OPERSTATES) else state
-        elif kind == IFLA_CARRIER:
-            link['carrier'] = _u8(data, begin, stop)
-        elif kind == IFLA_STATS64 and stop - begin >= _STATS64.size:
-            link['stats'] = dict(zip(_STATS_KEYS, _STATS64.unpack_from(data, begin)))
-        elif kind == IFLA_LINKINFO:
-            _decode_linkinfo(data, begin, stop, link)
-    return link
-
-
-def _decode_linkinfo(data, start, end, link):
-    parts = dict((kind, (begin, stop)) for kind, begin, stop in _nla(data, start, end))
-    if IFLA_INFO_KIND in parts:
-        link['kind'] = _string(data, *parts[IFLA_INFO_KIND])
-    if link['kind'] == 'bridge' and IFLA_INFO_DATA in parts:
-        link['bridge'] = _table(data, parts[IFLA_INFO_DATA][0], parts[IFLA_INFO_DATA][1], _BRIDGE_ATTRS)
-    if link['kind'] == 'tun' and IFLA_INFO_DATA in parts:
-        link['tun'] = _table(data, parts[IFLA_INFO_DATA][0], parts[IFLA_INFO_DATA][1], _TUN_ATTRS)
-    if IFLA_INFO_SLAVE_KIND in parts and _string(data, *parts[IFLA_INFO_SLAVE_KIND]) == 'bridge':
-        begin, stop = parts.get(IFLA_INFO_SLAVE_DATA, (0, 0))
-        link['port'] = _table(data, begin, stop, _PORT_ATTRS)
-
-
-def _decode_neigh(data, offset, length):
-    """A bridge FDB entry (RTM_NEWNEIGH, AF_BRIDGE) as a plain dict, raw kernel units: ``state`` NUD_* bits,
-    ``flags`` NTF_* bits, ``updated``/``used`` in hundredths of a second ago."""
-    header = offset + _NLMSG_HEADER.size
-    dummy, ifindex, state, flags, dummy = _NDMSG.unpack_from(data, header)
-    entry = dict(mac=None, ifindex=ifindex, master=None, vlan=None, state=state, flags=flags, updated=None,
-                 used=None)
-    for kind, begin, stop in _nla(data, header + _NDMSG.size, offset + length):
-        if kind == NDA_LLADDR:
-            entry['mac'] = _mac(data, begin, stop)
-        elif kind == NDA_MASTER:
-            entry['master'] = _u32(data, begin, stop)
-        elif kind == NDA_VLAN:
-            entry['vlan'] = _u16(data, begin, stop)
-        elif kind == NDA_CACHEINFO and stop - begin >= _CACHEINFO.size:
-            dummy, entry['used'], entry['updated'], dummy = _CACHEINFO.unpack_from(data, begin)
+def _public(entry, *keys):
+    """``entry`` without the decoder's helper ``keys`` (the dicts the methods return keep one shape)."""
+    for key in keys:
+        entry.pop(key, None)
     return entry
-
-
-_DECODERS = dict(ifinfmsg=_decode_link, ndmsg=_decode_neigh)
-
-
-# ---- bridge facts (linux_bridge_info): full bridge attributes, bridge IDs, FDB ----------------------------------
-
-RTM_GETNEIGH = 30
-SOL_NETLINK = 270
-NETLINK_GET_STRICT_CHK = 12
 
 
 class Netlink(object):
     """rtnetlink, optionally inside a network namespace. Use as a context manager.
 
-    Reads use a plain ``AF_NETLINK`` socket opened in the namespace (setns around ``socket()``: the socket stays
-    bound to the namespace it was created in). Writes use pyroute2's ``IPRoute`` (``NetNS`` on 0.7/0.8), opened
-    on the first write only.
+    ``socket_factory`` (a seam for tests) makes the read socket; it is called inside the namespace.
     """
 
-    def __init__(self, netns=None):
+    def __init__(self, netns=None, socket_factory=None):
         self.netns = netns
+        self._socket_factory = socket_factory or _new_socket
         self._socket = None
         self._sequence = 0
         self._writer = None
+        self._netlink_error = None
 
     def __enter__(self):
         self.open()
@@ -390,42 +221,13 @@ class Netlink(object):
         return where(self.netns)
 
     def open(self):
-        if not self.netns:
-            self._socket = self._new_socket()
-            return
-        path = _netns_path(self.netns)
-        if not os.path.exists(path):
-            raise ValidationError(
-                'Network namespace %r does not exist (no %s). Create it first (for example `ip netns add %s`):'
-                ' kvmnet.bridge never creates a namespace implicitly.' % (self.netns, path, self.netns),
-                netns=self.netns,
-            )
-        try:
-            own = os.open('/proc/self/ns/net', os.O_RDONLY)
+        """Open the read socket inside the namespace (the socket stays bound to it); a missing namespace
+        raises :class:`ValidationError` (:func:`_netns.existing_netns_path`)."""
+        with entered(self.netns):
             try:
-                target = os.open(path, os.O_RDONLY)
-                try:
-                    _setns(target)
-                    try:
-                        self._socket = self._new_socket()
-                    finally:
-                        _setns(own)
-                finally:
-                    os.close(target)
-            finally:
-                os.close(own)
-        except OSError as exc:
-            raise NetlinkOperationError(
-                'Cannot enter network namespace %r: %s.' % (self.netns, describe_errno(exc.errno or errno.EIO)),
-                netns=self.netns,
-            )
-
-    @staticmethod
-    def _new_socket():
-        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)  # 0 = NETLINK_ROUTE
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-        sock.bind((0, 0))
-        return sock
+                self._socket = self._socket_factory()
+            except OSError as exc:
+                raise kernel_error('open a netlink socket', self.netns, exc.errno)
 
     def close(self):
         if self._socket is not None:
@@ -437,155 +239,148 @@ class Netlink(object):
 
     # ---- reads -------------------------------------------------------------------------------------------
 
-    def _query(self, codec, msg_type, family, attrs, dump, fields=None, generic=False):
-        """Send one request (message class ``_codec(codec)``) and return the decoded replies.
+    def _strict(self, on):
+        """Switch strict checking (NETLINK_GET_STRICT_CHK) on or off; False when the kernel lacks it (< 4.20)."""
+        try:
+            self._socket.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1 if on else 0)
+        except OSError:
+            return False
+        return True
 
-        Links and neighbours are decoded into plain dicts by this file's decoders; other messages (or all, with
-        ``generic``) by pyroute2's class. Errors raise OSError(errno). Replies to other sequence numbers are
-        skipped.
+    def _exchange(self, msg_type, header, attrs, decode, dump, select, strict):
+        """Send one request and return its decoded replies; a dump that comes back interrupted is asked again.
+
+        Raises OSError (the kernel's errno), :class:`_nlcodec.DecodeError` or :class:`_DumpInterrupted`.
         """
-        decode = None if generic else _DECODERS.get(codec)
-        self._sequence += 1
-        message = _codec(codec)()
-        message['family'] = family
-        message['attrs'] = attrs
-        for key, value in (fields or {}).items():
-            message[key] = value
-        message['header']['type'] = msg_type
-        message['header']['flags'] = NLM_F_REQUEST | (NLM_F_DUMP if dump else 0)
-        message['header']['sequence_number'] = self._sequence
-        message.encode()
-        self._socket.send(message.data)
+        strict = strict and self._strict(True)
+        try:
+            for dummy in range(DUMP_ATTEMPTS):
+                self._sequence += 1
+                self._socket.send(nl.request(msg_type, self._sequence, header, attrs, dump))
+                replies, interrupted = self._receive(self._sequence, decode, dump, select)
+                if not interrupted:
+                    return replies
+            raise _DumpInterrupted()
+        finally:
+            if strict:
+                self._strict(False)
+
+    def _receive(self, sequence, decode, dump, select):
+        """Read the replies to ``sequence`` up to the end of the dump (or the one reply of a get).
+        Returns (decoded replies, whether the kernel flagged the dump as interrupted)."""
         replies = []
+        interrupted = False
         while True:
-            data = self._socket.recv(1 << 20)
-            offset = 0
-            while offset < len(data):
-                length, kind, dummy, sequence, dummy = _NLMSG_HEADER.unpack_from(data, offset)
-                if length < _NLMSG_HEADER.size:
-                    raise OSError(errno.EBADMSG, 'truncated netlink message')
-                if sequence == self._sequence:
-                    if kind == NLMSG_DONE:
-                        return replies
-                    if kind == NLMSG_ERROR:
-                        code = -struct.unpack_from('=i', data, offset + _NLMSG_HEADER.size)[0]
-                        if code:
-                            raise OSError(code, os.strerror(code))
-                        return replies
-                    if decode is not None:
-                        replies.append(decode(data, offset, length))
-                    else:
-                        reply = _codec(codec)(data[offset:offset + length])
-                        reply.decode()
-                        replies.append(reply)
-                offset += (length + 3) & ~3
-            if not dump and replies:
-                return replies
+            data = self._socket.recv(RECV_SIZE)
+            if not data:
+                raise nl.DecodeError('empty read from the netlink socket')
+            for offset, length, kind, flags, number in nl.messages(data):
+                if number != sequence:
+                    continue  # a late reply to an earlier request
+                interrupted = interrupted or bool(flags & nl.NLM_F_DUMP_INTR)
+                if kind in (nl.NLMSG_DONE, nl.NLMSG_ERROR):
+                    code = nl.error_code(data, offset, length)
+                    if code:
+                        raise OSError(code, errno.errorcode.get(code, str(code)))
+                    return replies, interrupted
+                if select is None or select(data, offset, length):
+                    replies.append(decode(data, offset, length))
+                if not dump:
+                    return replies, False
 
-    def _read(self, what, codec, msg_type, family=0, attrs=(), dump=True, fields=None, missing_ok=False,
-              generic=False):
-        """:meth:`_query` with errors in words: ``what`` names the read (e.g. "read interface 'eth0'").
+    def _read(self, what, msg_type, header, attrs=(), decode=nl.decode_link, dump=True, select=None,
+              strict=False, missing_ok=False):
+        """One read with errors in words: ``what`` names it (e.g. "read interface 'eth0'").
 
-        With ``missing_ok``, ENODEV (no such interface) returns None instead of failing.
+        ``select(data, offset, length)`` (optional) looks at a reply's fixed header and says whether to decode
+        it; ``strict`` asks for strict checking for this request only (the kernel then applies the filters of
+        address, route and neighbour dumps); with ``missing_ok``, ENODEV returns None instead of failing.
         """
         try:
-            return self._query(codec, msg_type, family, list(attrs), dump, fields, generic)
+            return self._exchange(msg_type, header, list(attrs), decode, dump, select, strict)
         except OSError as exc:
             if missing_ok and exc.errno == errno.ENODEV:
                 return None
-            raise NetlinkOperationError('Cannot %s%s: %s.' % (what, self._where(), describe_errno(exc.errno)),
-                                        errno=errno_name(exc.errno))
+            raise kernel_error(what, self.netns, exc.errno)
+        except nl.DecodeError as exc:
+            raise NetlinkOperationError(
+                'Cannot %s%s: the kernel\'s reply could not be read (%s). Nothing was decoded from it; please report'
+                ' this with the kernel version (uname -r).' % (what, self._where(), exc), errno='EBADMSG')
+        except _DumpInterrupted:
+            raise NetlinkOperationError(
+                'Cannot %s%s: the kernel reported %d times in a row that the table changed while it was being read'
+                ' (NLM_F_DUMP_INTR): something on this host is changing interfaces, addresses or routes right now.'
+                ' Run the task again when it has settled.' % (what, self._where(), DUMP_ATTEMPTS),
+                errno='EINTR')
 
     def get_link(self, name):
-        """The link called ``name`` as a dict, or None if there is none."""
-        replies = self._read('read interface %r' % name, 'ifinfmsg', RTM_GETLINK, attrs=[('IFLA_IFNAME', name)],
-                             dump=False, missing_ok=True)
+        """The link called ``name`` as a dict (:func:`_nlcodec.decode_link`), or None if there is none."""
+        replies = self._read('read interface %r' % name, nl.RTM_GETLINK, nl.ifinfomsg(),
+                             [nl.string_attr(nl.IFLA_IFNAME, name)], dump=False, missing_ok=True)
         return replies[0] if replies else None
 
     def get_link_by_index(self, index):
         """The link with ifindex ``index`` as a dict, or None if there is none."""
-        replies = self._read('read interface #%s' % index, 'ifinfmsg', RTM_GETLINK, dump=False,
-                             fields=dict(index=index), missing_ok=True)
+        replies = self._read('read interface #%s' % index, nl.RTM_GETLINK, nl.ifinfomsg(index=index), dump=False,
+                             missing_ok=True)
         return replies[0] if replies else None
 
     def ports(self, master_index):
         """The links enslaved to ``master_index``. The kernel filters the dump (IFLA_MASTER): Python never
         decodes the other interfaces."""
-        replies = self._read('list the ports of interface #%s' % master_index, 'ifinfmsg', RTM_GETLINK,
-                             attrs=[('IFLA_MASTER', master_index)])
+        replies = self._read('list the ports of interface #%s' % master_index, nl.RTM_GETLINK, nl.ifinfomsg(),
+                             [nl.u32_attr(nl.IFLA_MASTER, master_index)])
         return [reply for reply in replies if reply['master'] == master_index]
+
+    def links(self):
+        """Every interface of the namespace, as link dicts (the interface inventory's one full dump; the other
+        modules read single links or kernel-filtered dumps)."""
+        return self._read('list the interfaces', nl.RTM_GETLINK, nl.ifinfomsg())
 
     def addresses(self, index):
         """IPv4 and IPv6 addresses of interface ``index`` as plain dicts (family 4 or 6, address, prefixlen,
-        scope: 0 global, 253 link, 254 host; flags)."""
-        replies = self._read('list the addresses of interface #%s' % index, 'ifaddrmsg', RTM_GETADDR)
+        scope: 0 global, 253 link, 254 host; flags). The kernel filters the dump by ``ifa_index`` under strict
+        checking; without it (kernel < 4.20) every address comes and is filtered here."""
+        replies = self._read('list the addresses of interface #%s' % index, nl.RTM_GETADDR,
+                             nl.ifaddrmsg(index=index), decode=nl.decode_address, strict=True)
+        return [_public(reply, 'index') for reply in replies if reply['index'] == index]
+
+    def _routes(self, what, attrs, select=None):
+        """Configured routes of both families, every table but ``local``, single next hop (multipath routes
+        are left out), cached exceptions left out. Strict checking: the kernel applies ``attrs`` (RTA_OIF) and
+        sends no exceptions; the same rules are applied here for kernels without it."""
         result = []
-        for reply in replies:
-            if reply['index'] != index:
-                continue  # RTM_GETADDR dumps are filtered by index only under strict checking; few entries anyway
-            result.append(dict(
-                family=6 if reply['family'] == socket.AF_INET6 else 4,
-                address=reply.get_attr('IFA_ADDRESS') if reply['family'] == socket.AF_INET6
-                else reply.get_attr('IFA_LOCAL') or reply.get_attr('IFA_ADDRESS'),
-                prefixlen=reply['prefixlen'],
-                scope=reply['scope'],
-                flags=reply.get_attr('IFA_FLAGS') or reply['flags'],
-            ))
+        for family in (socket.AF_INET, socket.AF_INET6):
+            for route in self._read(what, nl.RTM_GETROUTE, nl.rtmsg(family), attrs, decode=nl.decode_route,
+                                    select=select, strict=True):
+                if route['table'] != nl.RT_TABLE_LOCAL and not route['multipath'] and not route['cloned']:
+                    result.append(_public(route, 'multipath', 'cloned'))
         return result
 
     def routes(self, index):
-        """Routes whose output interface is ``index``, all tables but ``local``, as plain dicts."""
-        return [route for route in self._route_dicts() if route['oif'] == index]
+        """Routes whose output interface is ``index`` (dicts: family, oif, dst, dst_len, gateway, prefsrc,
+        priority, table, protocol, scope, type). The kernel filters the dump by RTA_OIF under strict checking."""
+        return [route for route in self._routes('list the routes of interface #%s' % index,
+                                                [nl.u32_attr(nl.RTA_OIF, index)])
+                if route['oif'] == index]
 
     def default_routes(self):
-        """Default routes (destination length 0) of every table but ``local``, both families, each with its
-        ``oif`` (the interface index it leaves through)."""
-        return [route for route in self._route_dicts() if route['dst_len'] == 0]
+        """Default routes (destination length 0), as :meth:`routes` dicts, each with its ``oif`` (the interface
+        index it leaves through). No dump filter selects a prefix length, so the kernel sends every route; only
+        the fixed header of the others is read (no attribute is decoded)."""
+        def default(data, offset, length):
+            header = nl.route_header(data, offset, length)
+            return header['dst_len'] == 0 and not header['flags'] & nl.RTM_F_CLONED
 
-    def _route_dicts(self):
-        result = []
-        for family in (socket.AF_INET, socket.AF_INET6):
-            replies = self._read('list the routes', 'rtmsg', RTM_GETROUTE, family)
-            for reply in replies:
-                table = reply.get_attr('RTA_TABLE') or reply['table']
-                if table == RT_TABLE_LOCAL or reply.get_attr('RTA_MULTIPATH'):
-                    continue
-                result.append(dict(
-                    family=6 if family == socket.AF_INET6 else 4,
-                    oif=reply.get_attr('RTA_OIF'),
-                    dst=reply.get_attr('RTA_DST'),
-                    dst_len=reply['dst_len'],
-                    gateway=reply.get_attr('RTA_GATEWAY'),
-                    prefsrc=reply.get_attr('RTA_PREFSRC'),
-                    priority=reply.get_attr('RTA_PRIORITY'),
-                    table=table,
-                    protocol=reply['proto'],
-                    scope=reply['scope'],
-                    type=reply['type'],
-                ))
-        return result
-
-    def links(self):
-        """Every interface of the namespace, as :func:`_decode_link` dicts (the interface inventory's one full
-        dump; the other modules read single links or kernel-filtered dumps)."""
-        return self._read('list the interfaces', 'ifinfmsg', RTM_GETLINK)
+        return self._routes('list the default routes', [], select=default)
 
     def port_vlans(self, index):
-        """VLAN entries (vid, pvid, untagged) of bridge port ``index`` (needs a VLAN-filtering bridge)."""
-        replies = self._read('list the VLANs of interface #%s' % index, 'ifinfmsg', RTM_GETLINK, AF_BRIDGE,
-                             attrs=[('IFLA_EXT_MASK', RTEXT_FILTER_BRVLAN)], generic=True)
-        entries = []
-        for reply in replies:
-            if reply['index'] != index:
-                continue
-            spec = reply.get_attr('IFLA_AF_SPEC')
-            for item in (spec or {}).get('attrs', []):
-                if item[0] != 'IFLA_BRIDGE_VLAN_INFO':
-                    continue
-                info = item[1]
-                entries.append(dict(vid=info['vid'], pvid=bool(info['flags'] & BRIDGE_VLAN_INFO_PVID),
-                                    untagged=bool(info['flags'] & BRIDGE_VLAN_INFO_UNTAGGED)))
-        return entries
+        """VLAN entries (vid, pvid, untagged) of bridge port ``index`` (needs a VLAN-filtering bridge). The
+        kernel has no filter for this dump (AF_BRIDGE RTM_GETLINK): only port ``index``'s message is decoded."""
+        replies = self._read('list the VLANs of interface #%s' % index, nl.RTM_GETLINK, nl.ifinfomsg(AF_BRIDGE),
+                             [nl.u32_attr(nl.IFLA_EXT_MASK, nl.RTEXT_FILTER_BRVLAN)], decode=nl.decode_bridge_vlans,
+                             select=lambda data, offset, length: nl.link_index(data, offset, length) == index)
+        return [entry for reply in replies for entry in reply['vlans']]
 
     def get_bridge(self, name):
         """Bridge ``name`` as a link dict (``bridge`` holds every decoded IFLA_BR_* attribute), or None if there
@@ -600,60 +395,47 @@ class Netlink(object):
     def bridges(self):
         """Every bridge, as :meth:`get_bridge` dicts. The KERNEL filters the dump by kind (IFLA_LINKINFO /
         IFLA_INFO_KIND in the request): the other interfaces are never sent, let alone decoded."""
-        replies = self._read('list the bridges', 'ifinfmsg', RTM_GETLINK,
-                             attrs=[('IFLA_LINKINFO', {'attrs': [('IFLA_INFO_KIND', 'bridge')]})])
+        replies = self._read('list the bridges', nl.RTM_GETLINK, nl.ifinfomsg(),
+                             [nl.nested_attr(nl.IFLA_LINKINFO, nl.string_attr(nl.IFLA_INFO_KIND, 'bridge'))])
         return [link for link in replies if link['kind'] == 'bridge']
 
     def fdb(self, bridge_index):
         """The forwarding database of bridge ``bridge_index``: the bridge's own entries, as
-        :func:`_decode_neigh` dicts (those that carry NDA_MASTER; the kernel sets no NTF_MASTER on them).
+        :func:`_nlcodec.decode_neigh` dicts (those that carry NDA_MASTER; the kernel sets no NTF_MASTER on them).
 
-        An RTM_GETNEIGH dump (family AF_BRIDGE) that the KERNEL filters by NDA_MASTER. The kernel reads
-        NDA_MASTER from an ``ndmsg`` request only under strict checking (NETLINK_GET_STRICT_CHK), switched on
-        for this request only. Entries the devices report themselves (NTF_SELF, no NDA_MASTER: their unicast and
-        multicast address lists) are left out.
+        An RTM_GETNEIGH dump (family AF_BRIDGE) that the KERNEL filters by NDA_MASTER, which it reads from an
+        ``ndmsg`` request only under strict checking. Entries the devices report themselves (NTF_SELF, no
+        NDA_MASTER: their unicast and multicast address lists) are left out.
         """
-        strict = True
-        try:
-            self._socket.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)
-        except OSError:
-            strict = False  # kernel < 4.20: it ignores the filter and dumps every bridge; filtered below
-        try:
-            entries = self._read('read the forwarding database of interface #%s' % bridge_index, 'ndmsg',
-                                 RTM_GETNEIGH, AF_BRIDGE, attrs=[('NDA_MASTER', bridge_index)])
-        finally:
-            if strict:
-                self._socket.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 0)
+        entries = self._read('read the forwarding database of interface #%s' % bridge_index, nl.RTM_GETNEIGH,
+                             nl.ndmsg(AF_BRIDGE), [nl.u32_attr(nl.NDA_MASTER, bridge_index)],
+                             decode=nl.decode_neigh, strict=True)
         return [entry for entry in entries if entry['master'] == bridge_index]
 
     # ---- writes ------------------------------------------------------------------------------------------
 
     def _ipr(self):
         if self._writer is None:
-            parts = _import(_writer_parts)
+            ipr_class, self._netlink_error = _writer_parts()
             if not self.netns:
-                self._writer = parts['IPRoute']()
+                self._writer = ipr_class()
             else:
                 try:
-                    self._writer = parts['IPRoute'](netns=self.netns, flags=0)  # pyroute2 >= 0.9
+                    self._writer = ipr_class(netns=self.netns, flags=0)  # pyroute2 >= 0.9
                 except TypeError:
                     # pyroute2 0.7 / 0.8: NetNS forks a helper process inside the namespace
-                    self._writer = parts['NetNS'](self.netns, flags=0)
+                    self._writer = _pyroute2('pyroute2.nslink.nslink', 'NetNS')(self.netns, flags=0)
         return self._writer
 
     def _call(self, what, method, *args, **kwargs):
         try:
             return getattr(self._ipr(), method)(*args, **kwargs)
-        except NetlinkError as exc:
-            raise NetlinkOperationError(
-                'Cannot %s%s: %s.' % (what, self._where(), describe_errno(exc.code)),
-                errno=errno_name(exc.code),
-            )
-        except OSError as exc:  # e.g. entering the namespace
-            raise NetlinkOperationError(
-                'Cannot %s%s: %s.' % (what, self._where(), describe_errno(exc.errno or errno.EIO)),
-                errno=errno_name(exc.errno or errno.EIO),
-            )
+        except self._kernel_errors() as exc:  # pyroute2's NetlinkError; OSError e.g. entering the namespace
+            code = exc.errno if isinstance(exc, OSError) else exc.code
+            raise kernel_error(what, self.netns, code)
+
+    def _kernel_errors(self):
+        return (self._netlink_error, OSError) if self._netlink_error is not None else (OSError,)
 
     def add_link(self, name, kind, address=None, mtu=None, kind_data=None):
         """Create a link; ``kind_data`` holds kind-specific attributes by pyroute2 keyword (e.g. br_stp_state)."""
@@ -722,86 +504,3 @@ class Netlink(object):
             BRIDGE_VLAN_INFO_UNTAGGED if entry.get('untagged') else 0)
         self._call('%s VLAN %s on %r' % (command, entry['vid'], name), 'vlan_filter', command, index=index,
                    vlan_info=dict(vid=entry['vid'], flags=flags))
-
-
-def _setns(fd):
-    """Move this thread into the network namespace behind ``fd`` (os.setns from Python 3.12, else libc)."""
-    if hasattr(os, 'setns'):
-        os.setns(fd, CLONE_NEWNET)
-        return
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.setns(fd, CLONE_NEWNET) != 0:
-        code = ctypes.get_errno()
-        raise OSError(code, os.strerror(code))
-
-
-# ---- persistent taps (kvm_guest_nic, backend tap): /dev/net/tun ioctls, no `ip` fork --------------------------
-# Numbers from include/uapi/linux/if_tun.h (x86_64/arm64/most: _IOW('T', nr, int) = 0x400454xx).
-
-TUN_DEVICE = '/dev/net/tun'
-IFF_TUN, IFF_TAP, IFF_MULTI_QUEUE, IFF_NO_PI, IFF_VNET_HDR = 0x0001, 0x0002, 0x0100, 0x1000, 0x4000
-TUNSETIFF, TUNSETPERSIST, TUNSETOWNER, TUNSETGROUP = 0x400454ca, 0x400454cb, 0x400454cc, 0x400454ce
-_IFREQ = struct.Struct('=16sH22x')  # struct ifreq: ifr_name, ifr_flags, the rest of the union (40 bytes)
-
-
-def tap_flags(tun=None):
-    """TUNSETIFF flags for a tap: IFF_TAP | IFF_NO_PI for a new one; for an existing one (``tun`` = its IFLA_TUN_*
-    dict) the flags it has, because TUNSETIFF on an existing tap rewrites them (packet info, vnet header)."""
-    if tun is None:
-        return IFF_TAP | IFF_NO_PI
-    flags = IFF_TAP
-    flags |= 0 if tun.get('IFLA_TUN_PI') else IFF_NO_PI
-    flags |= IFF_VNET_HDR if tun.get('IFLA_TUN_VNET_HDR') else 0
-    flags |= IFF_MULTI_QUEUE if tun.get('IFLA_TUN_MULTI_QUEUE') else 0
-    return flags
-
-
-def tun_ioctl(netns, name, flags, owner=None, group=None, persist=None, what=None):
-    """Inside ``netns`` (the same setns dance as :meth:`Netlink.open`): open /dev/net/tun, TUNSETIFF ``name`` with
-    ``flags`` (creates the device, or attaches to an existing one: EBUSY while another process holds it), then
-    TUNSETOWNER / TUNSETGROUP when given, TUNSETPERSIST when given (1 keeps the device after close, 0 lets the
-    close delete it), and close. Errors raise :class:`NetlinkOperationError` naming ``what`` and the errno."""
-    import fcntl
-
-    what = what or 'configure tap %r' % name
-    here = where(netns)
-
-    def work():
-        fd = os.open(TUN_DEVICE, os.O_RDWR)
-        try:
-            fcntl.ioctl(fd, TUNSETIFF, _IFREQ.pack(name.encode('utf-8'), flags))
-            if owner is not None:
-                fcntl.ioctl(fd, TUNSETOWNER, owner)
-            if group is not None:
-                fcntl.ioctl(fd, TUNSETGROUP, group)
-            if persist is not None:
-                fcntl.ioctl(fd, TUNSETPERSIST, 1 if persist else 0)
-        finally:
-            os.close(fd)
-
-    try:
-        if not netns:
-            work()
-            return
-        path = _netns_path(netns)
-        if not os.path.exists(path):
-            raise ValidationError(
-                'Network namespace %r does not exist (no %s). Create it first (for example `ip netns add %s`):'
-                ' kvmnet.bridge never creates a namespace implicitly.' % (netns, path, netns), netns=netns)
-        own = os.open('/proc/self/ns/net', os.O_RDONLY)
-        try:
-            target = os.open(path, os.O_RDONLY)
-            try:
-                _setns(target)
-                try:
-                    work()
-                finally:
-                    _setns(own)
-            finally:
-                os.close(target)
-        finally:
-            os.close(own)
-    except OSError as exc:
-        code = exc.errno or errno.EIO
-        raise NetlinkOperationError('Cannot %s%s: %s.' % (what, here, describe_errno(code)),
-                                    errno=errno_name(code))

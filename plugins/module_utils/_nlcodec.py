@@ -152,9 +152,9 @@ def _unpacker(fmt):
 U8, U16, U32, U64 = _unpacker('=B'), _unpacker('=H'), _unpacker('=I'), _unpacker('=Q')
 STRING = (lambda data, start, end: data[start:end].split(b'\0', 1)[0].decode('utf-8', 'replace')), 0
 MAC = (lambda data, start, end: ':'.join('%02x' % byte for byte in bytearray(data[start:end]))), 0
+# struct ifla_bridge_id: priority (2 bytes, network byte order) and MAC
 BRIDGE_ID = (lambda data, start, end: dict(priority=struct.unpack_from('>H', data, start)[0],
                                            address=MAC[0](data, start + 2, start + 8))), 8
-"""struct ifla_bridge_id: priority (2 bytes, network byte order) and MAC."""
 
 
 def _ip(family):

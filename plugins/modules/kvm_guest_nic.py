@@ -399,8 +399,6 @@ from ansible_collections.kvmnet.bridge.plugins.module_utils._netlink import (
     PYROUTE2_MINIMUM_VERSION,
     Netlink,
     pyroute2_version,
-    tap_flags,
-    tun_ioctl,
 )
 from ansible_collections.kvmnet.bridge.plugins.module_utils._tap import (
     busy_refusal,
@@ -409,6 +407,7 @@ from ansible_collections.kvmnet.bridge.plugins.module_utils._tap import (
     plan_tap,
     validate_tap_static,
 )
+from ansible_collections.kvmnet.bridge.plugins.module_utils._tun import tap_flags, tun_ioctl
 
 
 def xml_text(elements):
