@@ -252,5 +252,12 @@ def classify(link, sysfs):
     return ('wired' if link.get('link_type') == ARPHRD_ETHER else 'other'), physical
 
 
+# link-layer types by the names iproute2 prints (`ip -j link` "link_type"); others as their ARPHRD number
+LINK_TYPE_NAMES = {1: 'ether', 32: 'infiniband', 280: 'can', 512: 'ppp', 519: 'rawip', 768: 'ipip',
+                   769: 'tunnel6', 772: 'loopback', 776: 'sit', 778: 'gre', 801: 'ieee802.11',
+                   803: 'ieee802.11/radiotap', 823: 'gre6', 65534: 'none', 65535: 'void'}
+
+
 def link_type_name(link_type):
-    return ARPHRD_NAMES.get(link_type, str(link_type))
+    """``ip link``'s name of a link-layer type (ARPHRD_*)."""
+    return LINK_TYPE_NAMES.get(link_type, str(link_type))

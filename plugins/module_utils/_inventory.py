@@ -231,7 +231,7 @@ def _auto_rejection(facts, bridge, interfaces):
     if name == bridge:
         return 'the bridge %s itself' % bridge
     if kind == 'bridge':
-        return 'a bridge (a bridge cannot be a port of another bridge)'
+        return 'a bridge: a bridge cannot be a port of another bridge'
     if kind == 'wireless':
         return ('a wireless (802.11) station: it cannot be a bridge port (the access point drops frames with the'
                 ' guests\' MACs)')

@@ -107,7 +107,7 @@ def test_no_wired_candidate_names_the_namespace():
     (facts('vx0', 4, 'virtual', link_kind='vxlan'), 'a virtual interface (vxlan): auto only picks a physical wired'
                                                     ' NIC; name it in uplink to use it anyway'),
     (facts('ib0', 4, 'other'), 'not an Ethernet device (link type infiniband)'),
-    (facts('virbr0', 4, 'bridge'), 'a bridge (a bridge cannot be a port of another bridge)'),
+    (facts('virbr0', 4, 'bridge'), 'a bridge: a bridge cannot be a port of another bridge'),
     (facts('kvmbr0', 4, 'bridge'), 'the bridge kvmbr0 itself'),
     (facts('eth3', 4, master='virbr0'), 'already a port of bridge virbr0'),
     (facts('eth4', 4, master='bond0', bridge_port=False), 'enslaved to bond0'),
@@ -235,8 +235,8 @@ def test_explicit_interface_carrying_the_connection_is_reported_not_refused():
     ('virbr0', [], ['virbr0 is a bridge: a bridge cannot be a port of bridge kvmbr0', 'use virbr0 itself as the'
                                                                                        ' bridge']),
     ('lo', [], ['lo is the loopback interface: it cannot be a bridge port.']),
-    ('tun0', [facts('tun0', 20, 'virtual', link_kind='tun', link_type='none (tun)')],
-     ['tun0 is not an Ethernet interface (link type none (tun))', 'use a tap instead']),
+    ('tun0', [facts('tun0', 20, 'virtual', link_kind='tun', link_type='none')],
+     ['tun0 is not an Ethernet interface (link type none)', 'use a tap instead']),
     ('eth3', [facts('eth3', 20, master='virbr0')],
      ['eth3 is already a port of bridge virbr0: release it first (kvmnet.bridge.bridge_port name=eth3'
       ' bridge=virbr0 state=absent)']),
