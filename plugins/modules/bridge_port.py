@@ -14,15 +14,16 @@ version_added: 0.1.0
 description:
   - Enslaves an interface to a Linux bridge, or releases it, over netlink, optionally inside a network namespace.
     It also sets the bridge-port attributes (STP cost and priority, hairpin, learning, flooding, BPDU guard, root
-    block, isolation, neighbour suppression) and, on a VLAN-filtering bridge, the port's VLANs.
+    block, isolation, neighbour suppression) and, on a VLAN-filtering bridge, the port's VLANs. A port that is
+    administratively down is brought up (O(up)).
   - In the classic KVM host setup the wired NIC is a port of the bridge and carries no IP address; the bridge
-    does. O(addresses) decides what happens to addresses found on the port. The default, V(fail), refuses.
-    V(flush) removes them. V(migrate) moves them, and the routes through the port (the default route included),
-    to the bridge, make-before-break, so peers lose no packet.
+    does. O(addresses) decides what happens to addresses found on the port when it joins, and to the bridge's
+    addresses when the port leaves. V(migrate) moves them (and the routes) make-before-break in either direction,
+    so peers lose no packet.
   - Refuses a wireless (802.11) station, which the kernel cannot bridge, with an explanation of what to do
     instead. Refuses to take a port away from another bridge unless O(move=true).
   - Declarative and idempotent, with check mode and diff mode. RV(operations) lists the requests sent, or that
-    would be sent in check mode.
+    would be sent in check mode, one kernel request each.
   - All or nothing. If a request fails, the requests already applied are reverted, and the module fails naming
     the request that failed.
 author:
@@ -40,6 +41,8 @@ options:
   bridge:
     description:
       - The bridge. Required with O(state=present).
+      - In check mode a bridge that does not exist yet is assumed to be created by an earlier task of the play; the
+        module warns and predicts the join into a new bridge. Outside check mode a missing bridge is refused.
       - With O(state=absent), the port is released only if it is a port of this bridge. Without O(bridge), it
         is released from whatever bridge it is in.
     type: str
@@ -51,16 +54,32 @@ options:
     default: present
   addresses:
     description:
-      - What to do when the port holds global IPv4 or IPv6 addresses (link-local C(fe80::) addresses do not
-        count).
+      - Global IPv4 and IPv6 addresses count (link-local C(fe80::) addresses do not).
+      - "With O(state=present), what to do when the port holds addresses:"
       - V(fail) refuses and names them. This is the rule of the classic setup, where the bridged NIC carries no IP.
-      - V(flush) removes them (and so the routes through them) before the port joins the bridge.
+      - V(flush) removes every route through the port and the addresses before the port joins the bridge.
       - V(migrate) moves them to the bridge without a gap. The bridge takes the port's MAC, the addresses are added
         to the bridge first (IPv6 without duplicate address detection, so they are usable at once), then the port
         joins, then the routes through the port move to the bridge, then the port's addresses are removed.
+      - "With O(state=absent), what to do with the bridge's addresses when the port leaves:"
+      - V(fail) refuses when the bridge carries addresses and the port is its last port (the addresses would be left
+        on a bridge without any port), naming them. With other ports left (guest taps), the port is released.
+      - V(flush) removes the routes through the bridge and its addresses, then releases the port.
+      - V(migrate) is the way back from a migrate. The port takes the bridge's MAC (the MAC the LAN knows for these
+        addresses; usually it already has it) and the bridge's addresses (IPv6 without duplicate address
+        detection), the routes through the bridge move to the port, the bridge's addresses are removed, and the port
+        leaves the bridge last. The bridge keeps its MAC.
     type: str
     choices: [fail, flush, migrate]
     default: fail
+  up:
+    description:
+      - V(true) brings a port that is administratively down up (after it joined), so it forwards. A port that is
+        down sits in the bridge with STP state V(disabled) and the guests have no uplink.
+      - V(false) leaves the port's administrative state as it is (it never takes a port down).
+      - Not used with O(state=absent).
+    type: bool
+    default: true
   move:
     description:
       - Allow taking the interface from another bridge it is a port of.
@@ -74,7 +93,10 @@ options:
     type: bool
     default: false
   cost:
-    description: STP path cost of the port, from 1 to 65535.
+    description:
+      - STP path cost of the port, from 1 to 65535.
+      - When unset, a port that joins gets the kernel's cost for its link speed (2 for 10 Gbit/s, 4 for 1 Gbit/s,
+        100 when the speed is unknown).
     type: int
   priority:
     description: STP priority of the port, from 0 to 63.
@@ -128,12 +150,16 @@ notes:
   - Run as root (C(become=true)).
   - In a namespace given by name, the wireless check reads sysfs through C(ip netns exec). In a namespace given as
     a path, the check relies on the kernel's refusal (EOPNOTSUPP), which is translated into the same explanation.
+  - Routes, the bridge's addresses and the bridge's other ports are read only when the task needs them (a port with
+    addresses and O(addresses=migrate) or O(addresses=flush), a release).
+  - See C(docs/bridge_port.md) in the collection for the order of the requests, the measured ping figures and the
+    limits of the undo.
 seealso:
   - module: kvmnet.bridge.linux_bridge
 '''
 
 EXAMPLES = r'''
-- name: The wired NIC joins the guests' bridge (it must carry no IP)
+- name: The wired NIC joins the guests' bridge (it must carry no IP); brought up if it was down
   kvmnet.bridge.bridge_port:
     name: eth0
     bridge: kvmbr0
@@ -144,6 +170,13 @@ EXAMPLES = r'''
     bridge: kvmbr0
     addresses: migrate
 
+- name: The way back - the addresses and routes return to the NIC, then it leaves the bridge
+  kvmnet.bridge.bridge_port:
+    name: eth0
+    bridge: kvmbr0
+    state: absent
+    addresses: migrate
+
 - name: A guest-facing port that must never take part in STP
   kvmnet.bridge.bridge_port:
     name: vnet3
@@ -152,15 +185,30 @@ EXAMPLES = r'''
     root_block: true
     isolated: true
 
-- name: Take eth1 out of whatever bridge it is in
+- name: A trunk port on a VLAN-filtering bridge, untagged frames in VLAN 10
+  kvmnet.bridge.bridge_port:
+    name: eth1
+    bridge: kvmbr1
+    vlans:
+      - {vid: 10, pvid: true, untagged: true}
+      - {vid: 20}
+
+- name: Take eth1 out of whatever bridge it is in (refused if that would strand the bridge's addresses)
   kvmnet.bridge.bridge_port:
     name: eth1
     state: absent
 '''
 
 RETURN = r'''
+changed:
+  description: Whether requests were sent (in check mode, would be sent). False on every failure.
+  returned: always
+  type: bool
 before:
-  description: The port before the task, with the option names and units of this module.
+  description:
+    - The port before the task, with the option names and units of this module.
+    - On a failure, the port as read before the refusal (null when the options were refused before anything was
+      read).
   returned: always
   type: dict
   contains:
@@ -176,31 +224,68 @@ before:
     bridge:
       description: The bridge the interface is a port of, or null.
       type: str
+    mac:
+      description: The interface's MAC address (null when it does not exist).
+      type: str
+    up:
+      description: Whether the interface is administratively up (null when it does not exist).
+      type: bool
     addresses:
       description: Global IPv4 and IPv6 addresses on the interface, as C(address/prefix).
       type: list
       elements: str
+    routes:
+      description:
+        - The routes through the interface that move or go with the addresses (not the kernel's own connected
+          routes), as C(default via 10.0.0.1 metric 100).
+        - Only when the task read them (a port with addresses joining with V(migrate) or V(flush); a release with
+          V(migrate)).
+      type: list
+      elements: str
+    vlans:
+      description: The port's VLAN entries (vid, pvid, untagged), when O(vlans) is set and it is a port of O(bridge).
+      type: list
+      elements: dict
     stp_state:
-      description: STP state of the port (disabled, listening, learning, forwarding, blocking), when it is a port.
+      description:
+        - STP state of the port (disabled, listening, learning, forwarding, blocking), when it is a port.
+        - In a check-mode RV(after) of a port that joins, null (the kernel sets it from the carrier and STP).
       type: str
     cost:
-      description: STP path cost, when it is a port. The other port attributes are returned the same way.
+      description:
+        - STP path cost, when it is a port.
+        - In a check-mode RV(after) of a port that joins without O(cost), null (the kernel derives it from the link
+          speed).
       type: int
+    priority:
+      description: STP priority of the port, when it is a port. The other port attributes (hairpin, learning,
+        unicast_flood, mcast_flood, bpdu_guard, root_block, isolated, neigh_suppress) are returned the same way.
+      type: int
+    master:
+      description: The non-bridge master (a bond) the interface is enslaved to, when there is one.
+      type: str
   sample:
     name: eth0
     exists: true
     state: absent
     bridge: null
+    mac: "52:54:00:12:34:56"
+    up: true
     addresses: ["192.168.1.23/24"]
 after:
-  description: The port after the task (read back from the kernel; predicted in check mode), same keys as RV(before).
-  returned: always
+  description:
+    - The port after the task, same keys as RV(before). Read back from the kernel after a change; predicted in
+      check mode (with every key of the real run; the kernel's defaults for a port that joins; null for what only
+      the kernel can tell, see RV(before.cost) and RV(before.stp_state)).
+  returned: success
   type: dict
   sample:
     name: eth0
     exists: true
     state: present
     bridge: kvmbr0
+    mac: "52:54:00:12:34:56"
+    up: true
     addresses: []
     stp_state: forwarding
     cost: 2
@@ -213,11 +298,51 @@ after:
     root_block: false
     isolated: false
     neigh_suppress: false
+bridge_before:
+  description:
+    - What the task may change on the bridge, before it. Null for a release that releases nothing.
+  returned: success
+  type: dict
+  contains:
+    name:
+      description: The bridge.
+      type: str
+    exists:
+      description: Whether it exists (false in check mode for a bridge an earlier task is assumed to create).
+      type: bool
+    mac:
+      description: Its MAC address.
+      type: str
+    addresses:
+      description: Its global addresses, when the task read them (migrate or flush with addresses, a release).
+      type: list
+      elements: str
+    routes:
+      description: The routes through it (as in RV(before.routes)), when the task read them.
+      type: list
+      elements: str
+  sample:
+    name: kvmbr0
+    exists: true
+    mac: "02:4b:00:00:00:01"
+    addresses: []
+    routes: []
+bridge_after:
+  description: The bridge side after the task (read back; predicted in check mode), same keys as RV(bridge_before).
+  returned: success
+  type: dict
+  sample:
+    name: kvmbr0
+    exists: true
+    mac: "52:54:00:12:34:56"
+    addresses: ["192.168.1.23/24"]
+    routes: ["default via 192.168.1.1"]
 operations:
   description:
-    - The ordered requests sent to the kernel. In check mode, the requests that would be sent.
-    - Actions are V(set_mac), V(add_address), V(flush_addresses), V(enslave), V(release), V(set_port),
-      V(vlan_add), V(vlan_delete), V(move_route) and V(delete_address).
+    - The ordered requests sent to the kernel, one each. In check mode, the requests that would be sent. Empty on a
+      refusal.
+    - Actions are V(set_mac), V(add_address), V(delete_address), V(delete_route), V(move_route), V(enslave),
+      V(set_up), V(set_port), V(vlan_add), V(vlan_delete) and V(release).
   returned: always
   type: list
   elements: dict
@@ -228,13 +353,103 @@ operations:
     - {action: move_route, interface: eth0, attributes: {route: default via 192.168.1.1, to: kvmbr0}}
     - {action: delete_address, interface: eth0, attributes: {address: 192.168.1.23/24}}
 diff:
-  description: RV(before) and RV(after) in the format Ansible uses for C(--diff).
+  description:
+    - Every object the task changes, before and after, in the format Ansible uses for C(--diff), keyed by object.
+    - C(port) is RV(before) and RV(after); C(bridge) is RV(bridge_before) and RV(bridge_after). A migrate shows
+      the port losing its addresses and routes and the bridge gaining them and the port's MAC; a release with
+      V(migrate) the reverse.
   returned: when diff mode is on
   type: dict
+  sample:
+    before:
+      port: {name: eth0, state: absent, bridge: null, addresses: ["192.168.1.23/24"],
+             routes: ["default via 192.168.1.1"]}
+      bridge: {name: kvmbr0, exists: true, mac: "02:4b:00:00:00:01", addresses: [], routes: []}
+    after:
+      port: {name: eth0, state: present, bridge: kvmbr0, addresses: [], routes: []}
+      bridge: {name: kvmbr0, exists: true, mac: "52:54:00:12:34:56", addresses: ["192.168.1.23/24"],
+               routes: ["default via 192.168.1.1"]}
+msg:
+  description: Why the task failed, naming the values and the way out.
+  returned: failure
+  type: str
 failed_operation:
   description: The request that failed, when a request of the plan failed. The requests before it were reverted.
-  returned: failure
+  returned: when a request failed
   type: dict
+reverted_operations:
+  description: The requests that were undone after RV(failed_operation) failed, in the order they were undone.
+  returned: when a request failed
+  type: list
+  elements: dict
+revert_errors:
+  description: Undos that failed too (then the host is NOT as it was; each names the request and the reason).
+  returned: when a request failed
+  type: list
+  elements: str
+errno:
+  description: The kernel's error name (for example V(EOPNOTSUPP), V(EBUSY)) when the kernel refused a request or a
+    read.
+  returned: when the kernel refused
+  type: str
+addresses:
+  description:
+    - In a refusal because of addresses, the addresses concerned, as C(address/prefix) (the port's when it joins
+      with O(addresses=fail); the bridge's when its last port would leave with O(addresses=fail)).
+  returned: when refused because of addresses
+  type: list
+  elements: str
+current_bridge:
+  description: The other bridge the interface is a port of, when refused without O(move=true).
+  returned: when refused because the interface is a port of another bridge
+  type: str
+name:
+  description: The offending interface name, when the refusal is about O(name) (invalid, missing, a bridge, not
+    Ethernet, wireless).
+  returned: when refused because of the interface
+  type: str
+bridge:
+  description: The offending bridge name, when the refusal is about the bridge (missing, not a bridge, no VLAN
+    filtering, would keep addresses without any port).
+  returned: when refused because of the bridge
+  type: str
+kind:
+  description: The kind of the interface named by O(bridge) when it is not a bridge.
+  returned: when refused because O(bridge) is not a bridge
+  type: str
+wireless:
+  description: True when the interface was refused as a wireless station.
+  returned: when refused as wireless
+  type: bool
+link_type:
+  description: The ARPHRD link type number of a non-Ethernet interface that was refused.
+  returned: when refused as not Ethernet
+  type: int
+master:
+  description: The non-bridge master (a bond) the interface is enslaved to, when refused for it.
+  returned: when refused because of a non-bridge master
+  type: str
+vid:
+  description: The offending VLAN id (out of range or listed twice).
+  returned: when refused because of a VLAN id
+  type: int
+pvids:
+  description: The VLAN ids marked as PVID when more than one was.
+  returned: when refused because of several PVIDs
+  type: list
+  elements: int
+cost:
+  description: The out-of-range O(cost) that was refused.
+  returned: when refused because of O(cost)
+  type: int
+priority:
+  description: The out-of-range O(priority) that was refused.
+  returned: when refused because of O(priority)
+  type: int
+netns:
+  description: The network namespace that does not exist or cannot be entered.
+  returned: when refused because of O(netns)
+  type: str
 '''
 
 from ansible.module_utils.basic import AnsibleModule
@@ -244,6 +459,7 @@ from ansible_collections.kvmnet.bridge.plugins.module_utils._common import (
     Manager,
     NetlinkOperationError,
     Operation,
+    already_gone_is_done,
     apply_plan,
     require_library,
     run_module,
@@ -260,37 +476,70 @@ from ansible_collections.kvmnet.bridge.plugins.module_utils._netlink import (
     pyroute2_version,
 )
 from ansible_collections.kvmnet.bridge.plugins.module_utils._port import (
-    normalise_port,
+    DEFAULT_VLANS,
+    bridge_state,
+    missing_bridge_warning,
+    normalise_bridge_side,
     plan_port,
     port_kernel_request,
+    port_state,
+    predict_bridge,
+    reads_needed,
+    subject_bridge,
     validate_port_static,
 )
 
 
 class BridgePortManager(Manager):
 
+    def __init__(self, module, netlink_factory=Netlink):
+        super(BridgePortManager, self).__init__(module)
+        self.netlink_factory = netlink_factory  # a seam for the unit tests' Netlink stand-in
+
     def facts(self, netlink):
-        name, bridge_name = self.params['name'], self.params.get('bridge')
-        port = netlink.get_link(name)
-        bridge = netlink.get_link(bridge_name) if bridge_name else None
+        """What the plan needs, read once: the links and the port's addresses always; the bridge's addresses,
+        the routes and the bridge's other ports only when the plan needs them (``_port.reads_needed``)."""
+        params = self.params
+        port = netlink.get_link(params['name'])
+        bridge = netlink.get_link(params['bridge']) if params.get('bridge') else None
         master = netlink.get_link_by_index(port['master']) if port and port['master'] else None
-        vlans = None
-        if bridge is not None and bridge['bridge'].get('IFLA_BR_VLAN_FILTERING') and port is not None \
-                and port['master'] == bridge['index']:
-            vlans = netlink.port_vlans(port['index'])
-        elif bridge is not None and bridge['bridge'].get('IFLA_BR_VLAN_FILTERING'):
-            # a port joining a VLAN-filtering bridge gets the default PVID (1, untagged) from the kernel
-            vlans = [dict(vid=1, pvid=True, untagged=True)]
-        return dict(
+        facts = dict(
             port=port,
             bridge=bridge,
             master=master,
             port_addresses=netlink.addresses(port['index']) if port else [],
-            bridge_addresses=netlink.addresses(bridge['index']) if bridge else [],
-            routes=netlink.routes(port['index']) if port else [],
-            wireless=self.wireless(port) if port and self.params['state'] == 'present' else False,
-            vlans=vlans,
+            wireless=self.wireless(port) if port and params['state'] == 'present' else False,
+            vlans=self.vlans(netlink, port, bridge),
+            check_mode=self.module.check_mode,
         )
+        while True:
+            missing = [key for key in reads_needed(params, facts) if key not in facts]
+            if not missing:
+                return facts
+            for key in missing:
+                facts[key] = self.read(netlink, key, facts)
+
+    def read(self, netlink, key, facts):
+        """One optional fact (``_port.OPTIONAL_READS``); a bridge that does not exist (check mode) has none."""
+        port, bridge = facts['port'], subject_bridge(self.params, facts)
+        if key == 'routes':
+            return netlink.routes(port['index'])
+        if bridge is None:
+            return []
+        if key == 'bridge_addresses':
+            return netlink.addresses(bridge['index'])
+        if key == 'bridge_routes':
+            return netlink.routes(bridge['index'])
+        return [link['name'] for link in netlink.ports(bridge['index']) if link['index'] != port['index']]
+
+    def vlans(self, netlink, port, bridge):
+        """The port's VLAN entries when O(vlans) is set and the bridge filters VLANs (a port that joins gets the
+        kernel's default entry); None when the bridge does not filter VLANs or O(vlans) is unset."""
+        if self.params.get('vlans') is None or bridge is None or not bridge['bridge'].get('IFLA_BR_VLAN_FILTERING'):
+            return None
+        if port is not None and port['master'] == bridge['index']:
+            return netlink.port_vlans(port['index'])
+        return [dict(entry) for entry in DEFAULT_VLANS]
 
     def wireless(self, port):
         if self.params['netns']:
@@ -298,44 +547,100 @@ class BridgePortManager(Manager):
         return wireless_from_sysfs(port['name'])
 
     def bind(self, netlink, step, facts):
-        """A plan step (plain data) -> an Operation calling netlink."""
-        action, data = step['action'], step['data']
-        port, bridge = facts['port'], facts['bridge']
-        port_name, port_index = self.params['name'], port['index'] if port else None
-        bridge_name, bridge_index = (bridge['name'], bridge['index']) if bridge else (None, None)
-        calls = {
-            'set_mac': (lambda: netlink.set_link(bridge_name, bridge_index, address=step['attributes']['mac']),
-                        lambda: netlink.set_link(bridge_name, bridge_index, address=step['revert']['mac'])),
-            'add_address': (lambda: netlink.add_address(bridge_name, bridge_index, data, nodad=True),
-                            lambda: netlink.delete_address(bridge_name, bridge_index, data)),
-            'flush_addresses': (lambda: [netlink.delete_address(port_name, port_index, address)
-                                         for address in data.get('addresses', [])],
-                                lambda: self.restore(netlink, port_name, port_index, data)),
-            'enslave': (lambda: self.enslave(netlink, port_name, port_index, data['master_index'], bridge_name),
-                        lambda: netlink.set_master(port_name, port_index, data['previous_master_index'])),
-            'release': (lambda: netlink.set_master(port_name, port_index, 0), None),
-            'set_port': (lambda: netlink.set_port(port_name, port_index, port_kernel_request(step['attributes'])),
-                         (lambda: netlink.set_port(port_name, port_index, port_kernel_request(step['revert'])))
-                         if step['revert'] else None),
-            'vlan_add': (lambda: netlink.port_vlan(port_name, port_index, 'add', data),
-                         lambda: netlink.port_vlan(port_name, port_index, 'del', data)),
-            'vlan_delete': (lambda: netlink.port_vlan(port_name, port_index, 'del', data),
-                            lambda: netlink.port_vlan(port_name, port_index, 'add', data)),
-            'move_route': (lambda: netlink.route_to(data, bridge_index),
-                           lambda: netlink.route_to(data, port_index)),
-            'delete_address': (lambda: netlink.delete_address(port_name, port_index, data),
-                               lambda: netlink.add_address(port_name, port_index, data)),
-        }
-        apply, revert = calls[action]
-        return Operation(action, step['interface'], step['attributes'], apply=apply, revert=revert)
+        """A plan step (plain data) -> an Operation: ONE Netlink write to apply it, ONE to undo it.
 
-    @staticmethod
-    def restore(netlink, name, index, data):
-        """Undo of a flush: the addresses, then the routes that went away with them."""
-        for address in data['addresses']:
-            netlink.add_address(name, index, address)
-        for route in data['routes']:
-            netlink.route_to(route, index)
+        Deletes of something already gone (ENODEV, EADDRNOTAVAIL, ESRCH, ENOENT) count as done, both as a step
+        and as the undo of an add.
+        """
+        action, name, attributes = step['action'], step['interface'], step['attributes']
+        data, undo = step.get('data') or {}, step.get('revert')
+        indexes = self.indexes(facts)
+
+        def index(interface):
+            return indexes.get(interface)
+
+        here = index(name)
+        if action == 'set_mac':
+            def apply():
+                netlink.set_link(name, here, address=attributes['mac'])
+
+            def revert():
+                netlink.set_link(name, here, address=undo['mac'])
+        elif action == 'set_up':
+            def apply():
+                netlink.set_link(name, here, up=True)
+
+            def revert():
+                netlink.set_link(name, here, up=False)
+        elif action == 'add_address':
+            def apply():
+                netlink.add_address(name, here, data['address'], nodad=True)
+
+            revert = already_gone_is_done(lambda: netlink.delete_address(name, here, data['address']))
+        elif action == 'delete_address':
+            apply = already_gone_is_done(lambda: netlink.delete_address(name, here, data['address']))
+
+            def revert():
+                netlink.add_address(name, here, data['address'], nodad=True)
+        elif action == 'delete_route':
+            apply = already_gone_is_done(lambda: netlink.route_to(data['route'], here, how='delete'))
+
+            def revert():
+                netlink.route_to(data['route'], here, how='add')
+        elif action == 'move_route':
+            def apply():
+                netlink.route_to(data['route'], index(attributes['to']))
+
+            def revert():
+                netlink.route_to(data['route'], here)
+        elif action == 'enslave':
+            def apply():
+                self.enslave(netlink, name, here, data['master_index'], attributes['bridge'])
+
+            def revert():
+                netlink.set_master(name, here, data['previous_master_index'], undo['bridge'])
+        elif action == 'release':
+            def apply():
+                netlink.set_master(name, here, 0)
+
+            def revert():
+                netlink.set_master(name, here, data['previous_master_index'], undo['bridge'])
+        elif action == 'set_port':
+            def apply():
+                netlink.set_port(name, here, port_kernel_request(attributes))
+
+            revert = None  # a port that joins in this plan: the release undoing the join resets its attributes
+            if undo is not None:
+                def revert():
+                    netlink.set_port(name, here, port_kernel_request(undo))
+        elif action == 'vlan_add':
+            def apply():
+                netlink.port_vlan(name, here, 'add', data['entry'])
+
+            if undo['previous'] is not None:  # the flags of an existing entry changed: set them back
+                def revert():
+                    netlink.port_vlan(name, here, 'add', undo['previous'])
+            else:
+                revert = already_gone_is_done(lambda: netlink.port_vlan(name, here, 'del', data['entry']))
+        elif action == 'vlan_delete':
+            apply = already_gone_is_done(lambda: netlink.port_vlan(name, here, 'del', data['entry']))
+
+            def revert():
+                netlink.port_vlan(name, here, 'add', undo['entry'])
+        else:
+            raise ValueError('unknown plan step %r' % action)
+        return Operation(action, name, attributes, apply=apply, revert=revert)
+
+    def indexes(self, facts):
+        """Interface name -> ifindex of the interfaces a plan may address: the port and the bridge it joins or
+        leaves (None for a bridge that does not exist yet, check mode)."""
+        result = {}
+        bridge = subject_bridge(self.params, facts)
+        if bridge is not None:
+            result[bridge['name']] = bridge['index']
+        if facts['port'] is not None:
+            result[self.params['name']] = facts['port']['index']
+        return result
 
     @staticmethod
     def enslave(netlink, name, index, master_index, bridge_name):
@@ -346,24 +651,48 @@ class BridgePortManager(Manager):
                 raise NetlinkOperationError('%s %s' % (exc.msg, wireless_refusal(name, bridge_name)), **exc.details)
             raise
 
-    def read_after(self, netlink):
-        port = netlink.get_link(self.params['name'])
-        master = netlink.get_link_by_index(port['master']) if port and port['master'] else None
-        addresses = netlink.addresses(port['index']) if port else []
-        bridge = self.params.get('bridge') or (master['name'] if master else None)
-        return normalise_port(self.params['name'], port, master, addresses, bridge)
+    def read_after(self, netlink, facts, bridge_name):
+        """The port and the bridge side read back, with the same optional facts as before."""
+        params = self.params
+        port = netlink.get_link(params['name'])
+        bridge = netlink.get_link(params['bridge']) if params.get('bridge') else None
+        after = dict(
+            port=port,
+            bridge=bridge,
+            master=netlink.get_link_by_index(port['master']) if port and port['master'] else None,
+            port_addresses=netlink.addresses(port['index']) if port else [],
+            vlans=self.vlans(netlink, port, bridge),
+        )
+        if 'routes' in facts:
+            after['routes'] = netlink.routes(port['index']) if port else []
+        side = netlink.get_link(bridge_name) if bridge_name else None
+        bridge_after = normalise_bridge_side(
+            bridge_name, side,
+            netlink.addresses(side['index']) if side and 'bridge_addresses' in facts else None,
+            netlink.routes(side['index']) if side and 'bridge_routes' in facts else None)
+        return port_state(params, after), bridge_after
 
     def run(self):
         validate_port_static(self.params)
-        with Netlink(self.params['netns']) as netlink:
+        with self.netlink_factory(self.params['netns']) as netlink:
             facts = self.facts(netlink)
-            steps, predicted = plan_port(self.params, facts)
-            before = normalise_port(self.params['name'], facts['port'], facts['master'], facts['port_addresses'],
-                                    self.params.get('bridge') or (facts['master'] or {}).get('name'))
+            self.before = before = port_state(self.params, facts)
+            bridge_before = bridge_state(self.params, facts)
+            warning = missing_bridge_warning(self.params, facts)
+            if warning:
+                self.module.warn(warning)
+            steps, after = plan_port(self.params, facts)
+            bridge_after = predict_bridge(self.params, facts, steps)
             operations = [self.bind(netlink, step, facts) for step in steps]
             apply_plan(operations, self.module.check_mode)
-            after = predicted if self.module.check_mode or not operations else self.read_after(netlink)
-        return self.change_result(before, after, operations)
+            if operations and not self.module.check_mode:
+                after, bridge_after = self.read_after(netlink, facts, (bridge_before or {}).get('name'))
+        result = self.change_result(before, after, operations)
+        result.update(bridge_before=bridge_before, bridge_after=bridge_after)
+        if self.module._diff:
+            result['diff'] = dict(before=dict(port=before, bridge=bridge_before),
+                                  after=dict(port=after, bridge=bridge_after))
+        return result
 
 
 def main():
@@ -374,6 +703,7 @@ def main():
         addresses=dict(type='str', default='fail', choices=['fail', 'flush', 'migrate']),
         move=dict(type='bool', default=False),
         wireless_4addr=dict(type='bool', default=False),
+        up=dict(type='bool', default=True),
         cost=dict(type='int'),
         priority=dict(type='int'),
         hairpin=dict(type='bool'),
@@ -391,8 +721,9 @@ def main():
         )),
     )
     argument_spec.update(NETNS_ARGSPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_if=[('state', 'present', ['bridge'])])
+    # bridge with state present is checked by validate_port_static (not required_if): the refusal then has the
+    # result shape of every other refusal (changed, before, operations)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     require_library(module, 'pyroute2', PYROUTE2_IMPORT_ERROR, pyroute2_version(), PYROUTE2_MINIMUM_VERSION)
     run_module(module, BridgePortManager)
 
