@@ -90,6 +90,24 @@ fleet_recap() {
 # reader that guards the root namespace (scripts/root-netns-guard.sh show), run in the machine.
 fleet_state() { "$FLEET_MACHINE" exec "$1" "$2" -- "$FLEET_ROOT/scripts/root-netns-guard.sh" show; }
 
+# fleet_settle STATE HOST...: wait (up to ~10 s per host) until each host's network state reads the same twice in a
+# row, half a second apart: links that were just brought up still gain IPv6 link-local addresses and routes and
+# lose NO-CARRIER for a moment, which a before/after comparison must not mistake for a change.
+fleet_settle() {
+    local state="$1" host try previous current
+    shift
+    for host in "$@"; do
+        previous="$(fleet_state "$state" "$host")"
+        for ((try = 0; try < 20; try++)); do
+            sleep 0.5
+            current="$(fleet_state "$state" "$host")"
+            [[ "$current" != "$previous" ]] || continue 2
+            previous="$current"
+        done
+        fleet_die "$host: the network state does not settle"
+    done
+}
+
 # fleet_ip STATE HOST ARGS...: `ip -j ARGS` inside HOST (JSON, the independent source the checks compare with).
 fleet_ip() {
     local state="$1" host="$2"

@@ -90,6 +90,7 @@ expect_recap() {
 }
 
 # ---- dry-run: --check --diff on fresh hosts changes nothing and shows the plan
+fleet_settle "$STATE/machines" "${HOSTS[@]}"
 for host in "${HOSTS[@]}"; do fleet_state "$STATE/machines" "$host" >"$STATE/$host.before.json"; done
 run dry-run --check --diff
 ((RC == 0)) || fail "dry-run: rc=$RC"
