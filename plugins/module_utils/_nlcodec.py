@@ -164,6 +164,7 @@ def _ip(family):
 
 
 _IP_READERS = {socket.AF_INET: _ip(socket.AF_INET), socket.AF_INET6: _ip(socket.AF_INET6)}
+SPAN = (lambda data, start, end: (start, end)), 0  # a nested attribute, decoded by its own table
 
 
 def read(reader, data, start, end):
@@ -238,6 +239,18 @@ def link_index(data, offset, length):
     return _fixed(data, offset, length, IFINFOMSG, 'link')[2]
 
 
+_LINK_FIELDS = {
+    IFLA_IFNAME: ('name', STRING), IFLA_MTU: ('mtu', U32), IFLA_ADDRESS: ('address', MAC),
+    IFLA_PERM_ADDRESS: ('perm_address', MAC), IFLA_MASTER: ('master', U32),
+    IFLA_OPERSTATE: ('operstate', ((lambda data, start, end: _OPERSTATES[data[start]] if data[start] < len(
+        _OPERSTATES) else data[start]), 1)),
+    IFLA_CARRIER: ('carrier', U8),
+    IFLA_STATS64: ('stats', ((lambda data, start, end: dict(zip(_STATS_KEYS, _STATS64.unpack_from(data, start)))),
+                             _STATS64.size)),
+    IFLA_LINKINFO: ('linkinfo', SPAN),
+}
+
+
 def decode_link(data, offset, length):
     """An RTM_NEWLINK message as the plain dict the collection uses (raw kernel units).
 
@@ -248,26 +261,10 @@ def decode_link(data, offset, length):
     dummy, link_type, index, flags, dummy = _fixed(data, offset, length, IFINFOMSG, 'link')
     link = dict(index=index, name=None, kind=None, link_type=link_type, mtu=None, address=None, perm_address=None,
                 up=bool(flags & IFF_UP), operstate=None, carrier=None, master=None, bridge={}, port=None, stats={})
-    for kind, begin, stop in attributes(data, offset + HEADER.size + IFINFOMSG.size, offset + length):
-        if kind == IFLA_IFNAME:
-            link['name'] = read(STRING, data, begin, stop)
-        elif kind == IFLA_MTU:
-            link['mtu'] = read(U32, data, begin, stop)
-        elif kind == IFLA_ADDRESS:
-            link['address'] = read(MAC, data, begin, stop)
-        elif kind == IFLA_PERM_ADDRESS:
-            link['perm_address'] = read(MAC, data, begin, stop)
-        elif kind == IFLA_MASTER:
-            link['master'] = read(U32, data, begin, stop)
-        elif kind == IFLA_OPERSTATE:
-            state = read(U8, data, begin, stop)
-            link['operstate'] = _OPERSTATES[state] if state is not None and state < len(_OPERSTATES) else state
-        elif kind == IFLA_CARRIER:
-            link['carrier'] = read(U8, data, begin, stop)
-        elif kind == IFLA_STATS64 and stop - begin >= _STATS64.size:
-            link['stats'] = dict(zip(_STATS_KEYS, _STATS64.unpack_from(data, begin)))
-        elif kind == IFLA_LINKINFO:
-            _decode_linkinfo(data, begin, stop, link)
+    link.update(table(data, offset + HEADER.size + IFINFOMSG.size, offset + length, _LINK_FIELDS))
+    linkinfo = link.pop('linkinfo', None)
+    if linkinfo is not None:
+        _decode_linkinfo(data, linkinfo[0], linkinfo[1], link)
     return link
 
 
@@ -313,21 +310,22 @@ NDA_LLADDR, NDA_CACHEINFO, NDA_VLAN, NDA_MASTER = 2, 3, 5, 9
 _CACHEINFO = struct.Struct('=4I')  # confirmed, used, updated, refcnt (hundredths of a second)
 
 
+_NEIGH_FIELDS = {
+    NDA_LLADDR: ('mac', MAC), NDA_MASTER: ('master', U32), NDA_VLAN: ('vlan', U16),
+    NDA_CACHEINFO: ('cacheinfo', ((lambda data, start, end: _CACHEINFO.unpack_from(data, start)), _CACHEINFO.size)),
+}
+
+
 def decode_neigh(data, offset, length):
     """A bridge FDB entry as a plain dict, raw kernel units: ``state`` NUD_* bits, ``flags`` NTF_* bits,
     ``updated``/``used`` in hundredths of a second ago."""
     dummy, ifindex, state, flags, dummy = _fixed(data, offset, length, NDMSG, 'neighbour')
     entry = dict(mac=None, ifindex=ifindex, master=None, vlan=None, state=state, flags=flags, updated=None,
                  used=None)
-    for kind, begin, stop in attributes(data, offset + HEADER.size + NDMSG.size, offset + length):
-        if kind == NDA_LLADDR:
-            entry['mac'] = read(MAC, data, begin, stop)
-        elif kind == NDA_MASTER:
-            entry['master'] = read(U32, data, begin, stop)
-        elif kind == NDA_VLAN:
-            entry['vlan'] = read(U16, data, begin, stop)
-        elif kind == NDA_CACHEINFO and stop - begin >= _CACHEINFO.size:
-            dummy, entry['used'], entry['updated'], dummy = _CACHEINFO.unpack_from(data, begin)
+    entry.update(table(data, offset + HEADER.size + NDMSG.size, offset + length, _NEIGH_FIELDS))
+    cacheinfo = entry.pop('cacheinfo', None)
+    if cacheinfo is not None:
+        dummy, entry['used'], entry['updated'], dummy = cacheinfo
     return entry
 
 
@@ -335,24 +333,20 @@ def decode_neigh(data, offset, length):
 IFA_ADDRESS, IFA_LOCAL, IFA_FLAGS = 1, 2, 8
 
 
+_ADDRESS_FIELDS = dict((family, {IFA_ADDRESS: ('address', reader), IFA_LOCAL: ('local', reader),
+                                   IFA_FLAGS: ('flags', U32)})
+                       for family, reader in _IP_READERS.items())
+
+
 def decode_address(data, offset, length):
     """An IPv4 or IPv6 address: dict(index, family 4 or 6, address, prefixlen, scope, flags). ``address`` is
     IFA_LOCAL for IPv4 (IFA_ADDRESS is the peer on point-to-point links), IFA_ADDRESS for IPv6; ``flags`` the
     32-bit IFA_FLAGS when sent, else the header's 8 bits."""
     family, prefixlen, flags, scope, index = _fixed(data, offset, length, IFADDRMSG, 'address')
-    reader = _IP_READERS.get(family)
-    found = {}
-    for kind, begin, stop in attributes(data, offset + HEADER.size + IFADDRMSG.size, offset + length):
-        if kind in (IFA_ADDRESS, IFA_LOCAL) and reader is not None:
-            found[kind] = read(reader, data, begin, stop)
-        elif kind == IFA_FLAGS:
-            found[kind] = read(U32, data, begin, stop)
-    if family == socket.AF_INET6:
-        address = found.get(IFA_ADDRESS)
-    else:
-        address = found.get(IFA_LOCAL) or found.get(IFA_ADDRESS)
+    found = table(data, offset + HEADER.size + IFADDRMSG.size, offset + length, _ADDRESS_FIELDS.get(family, {}))
+    address = found.get('address') if family == socket.AF_INET6 else found.get('local') or found.get('address')
     return dict(index=index, family=6 if family == socket.AF_INET6 else 4, address=address, prefixlen=prefixlen,
-                scope=scope, flags=found.get(IFA_FLAGS) or flags)
+                scope=scope, flags=found.get('flags') or flags)
 
 
 # ---- routes (RTM_NEWROUTE) ---------------------------------------------------------------------------------
@@ -369,29 +363,23 @@ def route_header(data, offset, length):
                 scope=scope, type=kind, flags=flags)
 
 
+_ROUTE_FIELDS = dict((family, {RTA_DST: ('dst', reader), RTA_GATEWAY: ('gateway', reader),
+                                 RTA_PREFSRC: ('prefsrc', reader), RTA_OIF: ('oif', U32),
+                                 RTA_PRIORITY: ('priority', U32), RTA_TABLE: ('table', U32),
+                                 RTA_MULTIPATH: ('multipath', ((lambda data, start, end: True), 0))})
+                     for family, reader in _IP_READERS.items())
+
+
 def decode_route(data, offset, length):
     """A route: dict(family 4 or 6, oif, dst, dst_len, gateway, prefsrc, priority, table, protocol, scope, type,
     multipath, cloned). ``table`` is RTA_TABLE (the header holds only its low 8 bits); ``multipath``: the route
     has several next hops (RTA_MULTIPATH, not decoded); ``cloned``: a cached exception (RTM_F_CLONED), not a
     configured route."""
     header = route_header(data, offset, length)
-    reader = _IP_READERS.get(header['family'])
     route = dict(family=6 if header['family'] == socket.AF_INET6 else 4, oif=None, dst=None,
                  dst_len=header['dst_len'], gateway=None, prefsrc=None, priority=None, table=header['table'],
                  protocol=header['protocol'], scope=header['scope'], type=header['type'], multipath=False,
                  cloned=bool(header['flags'] & RTM_F_CLONED))
-    addresses = {RTA_DST: 'dst', RTA_GATEWAY: 'gateway', RTA_PREFSRC: 'prefsrc'}
-    for kind, begin, stop in attributes(data, offset + HEADER.size + RTMSG.size, offset + length):
-        if kind in addresses:
-            if reader is not None:
-                route[addresses[kind]] = read(reader, data, begin, stop)
-        elif kind == RTA_OIF:
-            route['oif'] = read(U32, data, begin, stop)
-        elif kind == RTA_PRIORITY:
-            route['priority'] = read(U32, data, begin, stop)
-        elif kind == RTA_TABLE:
-            value = read(U32, data, begin, stop)
-            route['table'] = value if value is not None else route['table']
-        elif kind == RTA_MULTIPATH:
-            route['multipath'] = True
+    route.update(table(data, offset + HEADER.size + RTMSG.size, offset + length,
+                       _ROUTE_FIELDS.get(header['family'], {})))
     return route
