@@ -1,7 +1,7 @@
 # Entry points for developers and CI. Every target is a thin wrapper over a script in scripts/ (see there).
 SHELL := /bin/bash
 
-.PHONY: bootstrap lint sanity unit integration e2e test demo bench clean
+.PHONY: bootstrap lint sanity unit integration molecule e2e test demo bench clean
 
 # Debian packages + .venv and .venv-pyroute2-0.7 (fast when already done)
 bootstrap:
@@ -22,6 +22,10 @@ unit: bootstrap
 # ansible-test integration --local, once per pyroute2 virtualenv, each inside a throwaway network namespace
 integration: bootstrap
 	scripts/integration.sh
+
+# every molecule scenario (roles/*/molecule/*, tests/molecule/*) on namespace machines, two at a time
+molecule: bootstrap
+	scripts/molecule.sh
 
 # the seed scenario end to end: a libvirt/QEMU guest gets its DHCP lease through kvmbr0 (tests/e2e/run.sh)
 e2e: bootstrap

@@ -4,7 +4,7 @@
 #   scripts/lint.sh
 #
 #   ruff                   Python style and bugs in plugins/ tests/ scripts/ (ruff.toml)
-#   shell scripts          shellcheck over scripts/*.sh, tests/lab/*.sh, tests/e2e/*.sh and .ci/run
+#   shell scripts          shellcheck over scripts/, tests/{lab,e2e,machines,fleet,netfilter,bench}/*.sh, .ci/run
 #   ansible-lint           playbooks, roles, task files, galaxy.yml, YAML style via its yamllint-based `yaml` rule
 #                          (.ansible-lint); sees the collection through build/ so kvmnet.bridge.* modules resolve
 #   antsibull-changelog    changelog fragments and changelogs/changelog.yaml
@@ -32,7 +32,7 @@ check() {
 
 check ruff ruff check --no-cache plugins tests scripts
 
-shell_scripts=(scripts/*.sh tests/lab/*.sh tests/e2e/*.sh)
+shell_scripts=(scripts/*.sh tests/lab/*.sh tests/e2e/*.sh tests/machines/*.sh tests/fleet/*.sh tests/netfilter/*.sh tests/bench/*.sh)
 [[ -f .ci/run ]] && shell_scripts+=(.ci/run)
 if command -v shellcheck >/dev/null; then
     check shellcheck shellcheck "${shell_scripts[@]}"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole pipeline (what `make test` and CI run): bootstrap, lint, sanity, unit, integration, e2e.
+# The whole pipeline (what `make test` and CI run): bootstrap, lint, sanity, unit, integration, molecule, e2e,
+# libvirt-network (and the stages listed in DEFAULT_STAGES below).
 #
 #   scripts/test.sh [STAGE...]      default: all stages, in that order
 #
@@ -20,14 +21,16 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-DEFAULT_STAGES=(bootstrap lint sanity unit integration e2e)
+DEFAULT_STAGES=(bootstrap lint sanity unit integration molecule e2e libvirt-network)
 declare -A SCRIPT=(
     [bootstrap]=scripts/bootstrap.sh
     [lint]=scripts/lint.sh
     [sanity]=scripts/sanity.sh
     [unit]=scripts/unit.sh
     [integration]=scripts/integration.sh
+    [molecule]=scripts/molecule.sh
     [e2e]=tests/e2e/run.sh
+    [libvirt-network]=tests/e2e/libvirt_network.sh
 )
 
 stages=("$@")
