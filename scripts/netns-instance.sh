@@ -103,6 +103,9 @@ export KVMNET_NETNS="$NS"
 INIT='
 set -euo pipefail
 ns="$1"; shift
+# drop this mount namespace'"'"'s copies of the host'"'"'s /run/netns/* mounts: hidden under the tmpfs they would still
+# keep those namespaces alive (after `ip netns delete` elsewhere) until the instance ends
+awk '"'"'$5 ~ "^/run/netns/." {print $5}'"'"' /proc/self/mountinfo | while read -r mp; do umount -l "$mp" 2>/dev/null || true; done
 mount -t tmpfs -o mode=0755,size=1m kvmnet-netns /run/netns
 touch "/run/netns/$ns"
 mount --bind /proc/self/ns/net "/run/netns/$ns"
