@@ -232,8 +232,8 @@ def test_explicit_interface_carrying_the_connection_is_reported_not_refused():
     ('wlan0', [], ["'wlan0' is a wireless (802.11) station and cannot be a bridge port", 'EOPNOTSUPP',
                    'iw dev wlan0 set 4addr on']),
     ('kvmbr0', [], ['kvmbr0 is the bridge kvmbr0 itself: uplink names the interface to enslave to it']),
-    ('virbr0', [], ['virbr0 is a bridge: a bridge cannot be a port of bridge kvmbr0', 'use virbr0 itself as the'
-                                                                                       ' bridge']),
+    ('virbr0', [], ['virbr0 is a bridge: a bridge cannot be a port of bridge kvmbr0',
+                    'use virbr0 itself as the bridge']),
     ('lo', [], ['lo is the loopback interface: it cannot be a bridge port.']),
     ('tun0', [facts('tun0', 20, 'virtual', link_kind='tun', link_type='none')],
      ['tun0 is not an Ethernet interface (link type none)', 'use a tap instead']),
@@ -390,8 +390,8 @@ DEFAULTS = dict(ipv4='eth1', ipv6='wlan0')
     ('192.168.1.20', 'wlan0', 'connection_address', '192.168.1.20 is an address of wlan0'),
     ('2001:db8::20', 'wlan0', 'connection_address', '2001:db8::20 is an address of wlan0'),
     ('fe80::20%wlan0', 'wlan0', 'connection_address', 'fe80::20 is an address of wlan0'),
-    ('fe80::20%eth0', 'wlan0', 'default_route', 'fe80::20 is not an address of any interface here (a NAT address?);'
-                                               ' the interface of the IPv6 default route'),
+    ('fe80::20%eth0', 'wlan0', 'default_route',
+     'fe80::20 is not an address of any interface here (a NAT address?); the interface of the IPv6 default route'),
     ('10.9.0.6', 'eth1', 'connection_address', '10.9.0.6 is an address of eth1'),
     ('203.0.113.7', 'eth1', 'default_route', '203.0.113.7 is not an address of any interface here (a NAT'
                                              ' address?); the interface of the IPv4 default route'),
