@@ -66,20 +66,31 @@ EXAMPLES = r'''
     format: brctl
   register: kvmbr0_info
 
-- name: Print it the way brctl would
+- name: Print it the way brctl would (a list of lines, tabs expanded, so the columns line up)
   ansible.builtin.debug:
-    msg: "{{ kvmbr0_info.text.show ~ kvmbr0_info.text.showstp.kvmbr0 ~ kvmbr0_info.text.showmacs.kvmbr0 }}"
+    msg: >-
+      {{ (kvmbr0_info.text.show ~ kvmbr0_info.text.showstp.kvmbr0 ~ kvmbr0_info.text.showmacs.kvmbr0)
+         .expandtabs(8).splitlines() }}
 
 - name: Fail unless the bridge exists
   ansible.builtin.assert:
     that: kvmbr0_info.exists
 
 - name: Copy kvmbr0's attributes to kvmbr1 (the facts use the linux_bridge option names and units)
-  kvmnet.bridge.linux_bridge: >-
-    {{ kvmbr0_info.bridges.kvmbr0 | dict2items
-       | selectattr('key', 'in', ['stp', 'forward_delay', 'hello_time', 'max_age', 'ageing_time', 'priority',
-                                  'mcast_snooping', 'group_fwd_mask', 'mtu'])
-       | items2dict | combine({'name': 'kvmbr1', 'netns': 'lab'}) }}
+  vars:
+    source: "{{ kvmbr0_info.bridges.kvmbr0 }}"
+  kvmnet.bridge.linux_bridge:
+    name: kvmbr1
+    netns: lab
+    stp: "{{ source.stp }}"
+    forward_delay: "{{ source.forward_delay }}"
+    hello_time: "{{ source.hello_time }}"
+    max_age: "{{ source.max_age }}"
+    ageing_time: "{{ source.ageing_time }}"
+    priority: "{{ source.priority }}"
+    mcast_snooping: "{{ source.mcast_snooping }}"
+    group_fwd_mask: "{{ source.group_fwd_mask }}"
+    mtu: "{{ source.mtu }}"
 '''
 
 RETURN = r'''
