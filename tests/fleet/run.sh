@@ -14,6 +14,10 @@
 #               default route still on wl0 (read with `ip -j` in the machine); then a veth standing in for a guest's
 #               tap joins kvmbr0 and pings the LAN's router across it
 #   idempotent  the same run again: changed=0 on every host, with every phase enabled
+#   refusals    all hosts in one batch, failures tolerated; hosts 1-8 each hit another refusal (auto without a wired
+#               NIC, static, dhcp without a DHCP client, a backend not in this release, a port of another bridge,
+#               an uplink with an address, a bridge name taken by a veth, loopback as uplink): each message is
+#               checked and each host is unchanged; hosts 9-10 report changed=0
 #   canary      a second bridge on eth1, but the canary (the first host) names its connection interface wl0 as the
 #               uplink: the canary fails in preflight, the play stops, no other host is touched (not in the recap,
 #               no kvmbr1 anywhere), the canary is unchanged
@@ -66,13 +70,14 @@ fleet_inventory "$STATE/machines" "$STATE/inventory.yml" "${HOSTS[@]}"
 export ANSIBLE_FORKS="$SIZE"
 TIMINGS="machines_s=$(fleet_since "$T0")"
 
-# run CASE ARGS...: one ansible-playbook run, its wall time in TIMINGS; sets RC.
+# run CASE ARGS...: one ansible-playbook run (on $INVENTORY, default the base inventory), its wall time in TIMINGS;
+# sets RC.
 run() {
     local name="$1" t0
     shift
     t0=$(fleet_now)
     RC=0
-    fleet_playbook "$STATE/$name.log" -i "$STATE/inventory.yml" "$PLAYBOOK" "$@" || RC=$?
+    fleet_playbook "$STATE/$name.log" -i "${INVENTORY:-$STATE/inventory.yml}" "$PLAYBOOK" "$@" || RC=$?
     TIMINGS="$TIMINGS ${name}_s=$(fleet_since "$t0")"
     fleet_log "$name: ansible-playbook rc=$RC ($STATE/$name.log)"
 }
@@ -87,6 +92,25 @@ expect_recap() {
     fi
     [[ -n "$got" ]] || { fail "$name: $host missing from the recap"; return 0; }
     test "$got" "$op" "$want" || fail "$name: $host $field=$got, expected $op $want"
+}
+
+# variant OUT GROUP_VARS_JSON HOST_VARS_JSON: the inventory with group vars and per-host vars added (JSON objects)
+variant() {
+    "$FLEET_ROOT/.venv/bin/python" - "$STATE/inventory.yml" "$1" "$2" "$3" <<'PY'
+import json
+import sys
+
+import yaml
+
+source, out, group_vars, host_vars = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4])
+with open(source) as handle:
+    inventory = yaml.safe_load(handle)
+inventory['kvm_hosts']['vars'].update(group_vars)
+for host, values in host_vars.items():
+    inventory['kvm_hosts']['hosts'][host].update(values)
+with open(out, 'w') as handle:
+    yaml.safe_dump(inventory, handle, sort_keys=False)
+PY
 }
 
 # ---- dry-run: --check --diff on fresh hosts changes nothing and shows the plan
@@ -158,11 +182,50 @@ for host in "${HOSTS[@]}"; do
 done
 echo "fleet: idempotent checked (changed=0 on $SIZE hosts)"
 
+# ---- refusals: one batch of all hosts (-e kvm_bridge_serial=N, failures tolerated), each of the first 8 with
+# another refusal; each names what it saw and leaves its host unchanged, the last two converge as before (changed=0)
+"$FLEET_MACHINE" exec "$STATE/machines" "${HOSTS[5]}" -- ip addr add 192.0.2.6/24 dev eth1
+variant "$STATE/inventory-refusals.yml" '{}' '{
+    "'"${HOSTS[0]}"'": {"kvm_bridge_host_uplink": "auto"},
+    "'"${HOSTS[1]}"'": {"kvm_bridge_host_uplink": "eth1", "kvm_bridge_host_addressing": "static"},
+    "'"${HOSTS[2]}"'": {"kvm_bridge_host_uplink": "eth1", "kvm_bridge_host_addressing": "dhcp"},
+    "'"${HOSTS[3]}"'": {"kvm_bridge_host_uplink": "eth1", "kvm_bridge_host_persist": "networkmanager"},
+    "'"${HOSTS[4]}"'": {"kvm_bridge_host_bridge": "kvmbr5"},
+    "'"${HOSTS[5]}"'": {"kvm_bridge_host_uplink": "eth1", "kvm_bridge_host_bridge": "kvmbr6"},
+    "'"${HOSTS[6]}"'": {"kvm_bridge_host_uplink": "eth1", "kvm_bridge_host_bridge": "wl0"},
+    "'"${HOSTS[7]}"'": {"kvm_bridge_host_uplink": "lo", "kvm_bridge_host_bridge": "kvmbr8"}}'
+REFUSALS=(
+    "kvm_bridge_host_uplink: auto found no wired NIC to bridge. Every interface, with the reason it was rejected:"
+    "kvm_bridge_host_addressing: static is not implemented in this release"
+    "kvm_bridge_host_addressing: dhcp needs a DHCP client on kvmbr0"
+    "kvm_bridge_host_persist: backend networkmanager (set by kvm_bridge_host_persist): not in this release"
+    "Interface eth0 is already a port of bridge kvmbr0"
+    "Interface eth1 carries 192.0.2.6/24"
+    "kvm_bridge_host_bridge: wl0 exists and is a veth interface, not a bridge"
+    "Interface lo cannot be the uplink of kvmbr8"
+)
+for ((i = 0; i < ${#REFUSALS[@]}; i++)); do fleet_state "$STATE/machines" "${HOSTS[i]}" >"$STATE/refusal-$i.before.json"; done
+INVENTORY="$STATE/inventory-refusals.yml" run refusals -e "kvm_bridge_serial=$SIZE" -e kvm_bridge_max_fail_percentage=100
+((RC != 0)) || fail "refusals: the play succeeded"
+for ((i = 0; i < ${#REFUSALS[@]}; i++)); do
+    host="${HOSTS[i]}"
+    expect_recap refusals "$host" failed -eq 1
+    grep -F "fatal: [$host]" "$STATE/refusals.log" | grep -qF -- "${REFUSALS[i]}" ||
+        fail "refusals: $host does not say: ${REFUSALS[i]}"
+    fleet_state "$STATE/machines" "$host" >"$STATE/refusal-$i.after.json"
+    diff -u "$STATE/refusal-$i.before.json" "$STATE/refusal-$i.after.json" >&2 || fail "refusals: $host changed"
+done
+for host in "${HOSTS[@]:${#REFUSALS[@]}}"; do
+    expect_recap refusals "$host" failed -eq 0
+    expect_recap refusals "$host" changed -eq 0
+done
+"$FLEET_MACHINE" exec "$STATE/machines" "${HOSTS[5]}" -- ip addr del 192.0.2.6/24 dev eth1
+echo "fleet: refusals checked (${#REFUSALS[@]} refusals in one batch, each named and each host unchanged)"
+
 # ---- canary: the first host refuses (its connection interface as uplink), nothing else runs
 CANARY="${HOSTS[0]}"
-cp "$STATE/inventory.yml" "$STATE/inventory-canary.yml"
-sed -i "s/^    kvm_bridge_host_uplink: eth0$/    kvm_bridge_host_uplink: eth1\n    kvm_bridge_host_bridge: kvmbr1/; \
-s/^    $CANARY: {/    $CANARY: {kvm_bridge_host_uplink: wl0, /" "$STATE/inventory-canary.yml"
+variant "$STATE/inventory-canary.yml" '{"kvm_bridge_host_uplink": "eth1", "kvm_bridge_host_bridge": "kvmbr1"}' \
+    '{"'"$CANARY"'": {"kvm_bridge_host_uplink": "wl0"}}'
 fleet_state "$STATE/machines" "$CANARY" >"$STATE/canary.before.json"
 T_CASE=$(fleet_now)
 RC=0
@@ -181,9 +244,8 @@ echo "fleet: canary checked (rc=$RC: the canary refused, the other $((SIZE - 1))
 
 # ---- batch: the second batch (hosts 2 and 3) has a failure: 50% > max_fail_percentage, the rest never runs
 BAD="${HOSTS[2]}"
-cp "$STATE/inventory.yml" "$STATE/inventory-batch.yml"
-sed -i "s/^    kvm_bridge_host_uplink: eth0$/    kvm_bridge_host_uplink: eth1\n    kvm_bridge_host_bridge: kvmbr2/; \
-s/^    $BAD: {/    $BAD: {kvm_bridge_host_uplink: eth9, /" "$STATE/inventory-batch.yml"
+variant "$STATE/inventory-batch.yml" '{"kvm_bridge_host_uplink": "eth1", "kvm_bridge_host_bridge": "kvmbr2"}' \
+    '{"'"$BAD"'": {"kvm_bridge_host_uplink": "eth9"}}'
 T_CASE=$(fleet_now)
 RC=0
 fleet_playbook "$STATE/batch.log" -i "$STATE/inventory-batch.yml" "$PLAYBOOK" || RC=$?
