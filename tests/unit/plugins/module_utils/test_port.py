@@ -194,8 +194,8 @@ def test_flush_is_one_request_per_route_and_address_each_with_its_undo():
                               ('delete_address', 'eth0', dict(address='10.0.0.2/24')),
                               ('delete_address', 'eth0', dict(address='fd00::2/64')),
                               ('enslave', 'eth0', dict(bridge='kvmbr0'))]
-    assert [step['revert'] for step in steps[:3]] == [dict(route='default via 10.0.0.1'), dict(address='10.0.0.2/24'),
-                                                       dict(address='fd00::2/64')]
+    assert [step['revert'] for step in steps[:3]] == [
+        dict(route='default via 10.0.0.1'), dict(address='10.0.0.2/24'), dict(address='fd00::2/64')]
     assert steps[0]['data'] == dict(route=DEFAULT_ROUTE) and steps[1]['data'] == dict(address=V4)
     assert after['addresses'] == [] and after['routes'] == []
 
