@@ -125,12 +125,15 @@ EOF
     grep -Eq '^Active: +yes' "$STATE/net-info.txt" || fail "libvirt network kvmbr0 not active"
     grep -Eq '^Autostart: +yes' "$STATE/net-info.txt" || fail "libvirt network kvmbr0 not autostarted"
     grep -Eq '^Bridge: +kvmbr0' "$STATE/net-info.txt" || fail "libvirt network not on kvmbr0"
-    local tap
+    # (outputs are read whole before grep: `grep -q` in a pipe can end it early, and pipefail then fails the pipe)
+    local tap ports g2_nics
     tap="$(virsh domiflist g1 | awk '$5 == "52:54:00:7e:00:01" && $3 == "kvmbr0" {print $1}')"
+    ports="$(ip -j link show master kvmbr0)"
+    g2_nics="$(virsh domiflist g2 --inactive)"
     [[ -n "$tap" ]] || fail "g1's NIC is not on kvmbr0 (virsh domiflist g1)"
-    [[ -n "$tap" ]] && { ip -j link show master kvmbr0 | grep -q "\"$tap\"" || fail "tap $tap not a port of kvmbr0"; }
-    ip -j link show master kvmbr0 | grep -q '"eth0"' || fail "eth0 not a port of kvmbr0"
-    virsh domiflist g2 --inactive | grep -q '52:54:00:7e:00:02' || fail "g2's configuration has no NIC"
+    [[ -z "$tap" ]] || grep -qF "\"$tap\"" <<<"$ports" || fail "tap $tap not a port of kvmbr0"
+    grep -qF '"eth0"' <<<"$ports" || fail "eth0 not a port of kvmbr0"
+    grep -qF '52:54:00:7e:00:02' <<<"$g2_nics" || fail "g2's configuration has no NIC"
     grep -qF "52:54:00:7e:00:01: on kvmbr0, tap $tap" "$STATE/converge.log" || fail "the summary does not name $tap"
     [[ "$(cat /proc/sys/net/bridge/bridge-nf-call-iptables)" == 0 ]] || fail "bridge-nf-call-iptables not 0"
     grep -qF 'ok: libvirt network kvmbr0 active on kvmbr0' "$STATE/converge.log" ||

@@ -210,8 +210,8 @@ INVENTORY="$STATE/inventory-refusals.yml" run refusals -e "kvm_bridge_serial=$SI
 for ((i = 0; i < ${#REFUSALS[@]}; i++)); do
     host="${HOSTS[i]}"
     expect_recap refusals "$host" failed -eq 1
-    grep -F "fatal: [$host]" "$STATE/refusals.log" | grep -qF -- "${REFUSALS[i]}" ||
-        fail "refusals: $host does not say: ${REFUSALS[i]}"
+    fatal="$(grep -F "fatal: [$host]" "$STATE/refusals.log" || true)"
+    grep -qF -- "${REFUSALS[i]}" <<<"$fatal" || fail "refusals: $host does not say: ${REFUSALS[i]}"
     fleet_state "$STATE/machines" "$host" >"$STATE/refusal-$i.after.json"
     diff -u "$STATE/refusal-$i.before.json" "$STATE/refusal-$i.after.json" >&2 || fail "refusals: $host changed"
 done
