@@ -274,10 +274,10 @@ def main():
           ' min_ms=%.1f max_ms=%.1f' % (INFO_PORTS, INFO_BRIDGE, info_min, info_max))
     print('info_1000_ports_read_ms=%.1f' % info_median)
     decoded = decode_baseline(buffers, 5)
+    datagrams = sum(len(received) for received in buffers.values())
     print('decode_1000_ports_fdb: the same recorded port and FDB dumps (%d messages, %d datagrams) into the'
           ' collection\'s dicts, in this process, median of 5; pyroute2 decoding alone (attributes are decoded'
-          ' lazily, on access): %.1f ms' % (decoded['ours'][1], sum(len(datagrams) for datagrams in buffers.values()),
-                                           decoded['pyroute2_decode_only'][0]))
+          ' lazily, on access): %.1f ms' % (decoded['ours'][1], datagrams, decoded['pyroute2_decode_only'][0]))
     print('decode_1000_ports_fdb_ours_ms=%.1f' % decoded['ours'][0])
     print('decode_1000_ports_fdb_pyroute2_ms=%.1f' % decoded['pyroute2'][0])
     print('decode_pyroute2_vs_ours_ratio=%.1f' % (decoded['pyroute2'][0] / decoded['ours'][0]))

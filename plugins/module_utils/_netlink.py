@@ -33,11 +33,7 @@ from ansible_collections.kvmnet.bridge.plugins.module_utils._common import (
     where,
 )
 from ansible_collections.kvmnet.bridge.plugins.module_utils._iface import route_text
-from ansible_collections.kvmnet.bridge.plugins.module_utils._kernel_errors import (  # noqa: F401 (re-exported)
-    describe_errno,
-    errno_name,
-    kernel_error,
-)
+from ansible_collections.kvmnet.bridge.plugins.module_utils._kernel_errors import kernel_error
 from ansible_collections.kvmnet.bridge.plugins.module_utils._netns import entered
 
 PYROUTE2_MINIMUM_VERSION = (0, 7)
@@ -428,14 +424,15 @@ class Netlink(object):
         return self._writer
 
     def _call(self, what, method, *args, **kwargs):
+        if self._netlink_error is None:
+            self._netlink_error = _writer_parts()[1]  # imported before the try: its class is caught below
+        netlink_error = self._netlink_error
         try:
             return getattr(self._ipr(), method)(*args, **kwargs)
-        except self._kernel_errors() as exc:  # pyroute2's NetlinkError; OSError e.g. entering the namespace
-            code = exc.errno if isinstance(exc, OSError) else exc.code
-            raise kernel_error(what, self.netns, code)
-
-    def _kernel_errors(self):
-        return (self._netlink_error, OSError) if self._netlink_error is not None else (OSError,)
+        except netlink_error as exc:
+            raise kernel_error(what, self.netns, exc.code)
+        except OSError as exc:  # e.g. entering the namespace
+            raise kernel_error(what, self.netns, exc.errno)
 
     def add_link(self, name, kind, address=None, mtu=None, kind_data=None):
         """Create a link; ``kind_data`` holds kind-specific attributes by pyroute2 keyword (e.g. br_stp_state)."""

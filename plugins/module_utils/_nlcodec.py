@@ -333,9 +333,11 @@ def decode_neigh(data, offset, length):
 IFA_ADDRESS, IFA_LOCAL, IFA_FLAGS = 1, 2, 8
 
 
-_ADDRESS_FIELDS = dict((family, {IFA_ADDRESS: ('address', reader), IFA_LOCAL: ('local', reader),
-                                   IFA_FLAGS: ('flags', U32)})
-                       for family, reader in _IP_READERS.items())
+def _address_fields(reader):
+    return {IFA_ADDRESS: ('address', reader), IFA_LOCAL: ('local', reader), IFA_FLAGS: ('flags', U32)}
+
+
+_ADDRESS_FIELDS = dict((family, _address_fields(reader)) for family, reader in _IP_READERS.items())
 
 
 def decode_address(data, offset, length):
@@ -363,11 +365,13 @@ def route_header(data, offset, length):
                 scope=scope, type=kind, flags=flags)
 
 
-_ROUTE_FIELDS = dict((family, {RTA_DST: ('dst', reader), RTA_GATEWAY: ('gateway', reader),
-                                 RTA_PREFSRC: ('prefsrc', reader), RTA_OIF: ('oif', U32),
-                                 RTA_PRIORITY: ('priority', U32), RTA_TABLE: ('table', U32),
-                                 RTA_MULTIPATH: ('multipath', ((lambda data, start, end: True), 0))})
-                     for family, reader in _IP_READERS.items())
+def _route_fields(reader):
+    return {RTA_DST: ('dst', reader), RTA_GATEWAY: ('gateway', reader), RTA_PREFSRC: ('prefsrc', reader),
+            RTA_OIF: ('oif', U32), RTA_PRIORITY: ('priority', U32), RTA_TABLE: ('table', U32),
+            RTA_MULTIPATH: ('multipath', ((lambda data, start, end: True), 0))}
+
+
+_ROUTE_FIELDS = dict((family, _route_fields(reader)) for family, reader in _IP_READERS.items())
 
 
 def decode_route(data, offset, length):

@@ -135,8 +135,8 @@ def test_routes_are_filtered_by_output_interface_in_the_kernel():
 
     kernel = FakeKernel(answer)
     routes = opened(kernel).routes(9)
-    assert [(entry['family'], entry['dst'], entry['table']) for entry in routes] == [(4, '10.9.0.0', 254),
-                                                                                      (6, 'fd09::', 254)]
+    found = [(entry['family'], entry['dst'], entry['table']) for entry in routes]
+    assert found == [(4, '10.9.0.0', 254), (6, 'fd09::', 254)]
     assert sorted(routes[0]) == ['dst', 'dst_len', 'family', 'gateway', 'oif', 'prefsrc', 'priority', 'protocol',
                                  'scope', 'table', 'type']
     for request in kernel.requests:
