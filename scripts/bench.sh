@@ -3,7 +3,8 @@
 # with and without 10,000 routes in the table), the read of a 1000-port bridge, and the decode baseline of
 # docs/decisions.md decision 6 (our decoder vs pyroute2's on the same bytes); scripts/bench.py says how. Each run
 # is inside a throwaway network namespace. Runs against Debian 12's pyroute2 (0.7.2) first, then the current one;
-# the last line is noop_ratio=<x> for the current one.
+# the pyroute2 part ends with noop_ratio=<x> for the current one; then the roles' figures (tests/bench/role_bench.sh):
+# role_noop_ratio=, fleet_10_forks10_s=, fleet_10_forks1_s=.
 #   BENCH_ROUNDS=N (default 20, at least 10)
 # Heavy (a minute or two of CPU): on the shared machine run it as `flock /tmp/kvmnet-heavy.lock make bench`.
 set -euo pipefail
@@ -24,3 +25,6 @@ for venv in .venv-pyroute2-0.7 .venv; do
     echo "== pyroute2 ${version} (${venv})"
     scripts/netns-instance.sh bench -- "$venv/bin/python" scripts/bench.py --collections "$COPY"
 done
+# the roles: role_noop_ratio, fleet_10_forks10_s, fleet_10_forks1_s (tests/bench/role_bench.sh says how)
+echo "== roles (kvm_bridge_host, fleet playbook)"
+tests/bench/role_bench.sh

@@ -7,6 +7,7 @@
 #   shell scripts          shellcheck over scripts/, tests/{lab,e2e,machines,fleet,netfilter,bench}/*.sh, .ci/run
 #   ansible-lint           playbooks, roles, task files, galaxy.yml, YAML style via its yamllint-based `yaml` rule
 #                          (.ansible-lint); sees the collection through build/ so kvmnet.bridge.* modules resolve
+#   role-specs             each role's defaults vs argument_specs, README variable tables generated from the specs
 #   antsibull-changelog    changelog fragments and changelogs/changelog.yaml
 #   ansible-doc            every module's documentation renders, without errors or warnings
 set -euo pipefail
@@ -47,6 +48,9 @@ scripts/collection-tree.sh >/dev/null
 lint_args=()
 [[ -t 1 ]] || lint_args+=(--nocolor)
 check ansible-lint env ANSIBLE_COLLECTIONS_PATH="$ROOT/build" ansible-lint "${lint_args[@]}"
+
+# roles: defaults/main.yml equals meta/argument_specs.yml, no undeclared public variable, README tables not stale
+check role-specs "$VENV/bin/python" scripts/check-role-specs.py
 
 check antsibull-changelog sh -c 'antsibull-changelog lint && antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml'
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole pipeline (what `make test` and CI run): bootstrap, lint, sanity, unit, integration, molecule, e2e,
-# libvirt-network (and the stages listed in DEFAULT_STAGES below).
+# The whole pipeline (what `make test` and CI run): bootstrap, lint, sanity, unit, integration, molecule, fleet,
+# netfilter, e2e, libvirt-network, libvirt-host (DEFAULT_STAGES below).
 #
 #   scripts/test.sh [STAGE...]      default: all stages, in that order
 #
@@ -21,7 +21,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-DEFAULT_STAGES=(bootstrap lint sanity unit integration molecule e2e libvirt-network)
+DEFAULT_STAGES=(bootstrap lint sanity unit integration molecule fleet netfilter e2e libvirt-network libvirt-host)
 declare -A SCRIPT=(
     [bootstrap]=scripts/bootstrap.sh
     [lint]=scripts/lint.sh
@@ -31,6 +31,9 @@ declare -A SCRIPT=(
     [molecule]=scripts/molecule.sh
     [e2e]=tests/e2e/run.sh
     [libvirt-network]=tests/e2e/libvirt_network.sh
+    [fleet]=tests/fleet/run.sh
+    [netfilter]=tests/netfilter/run.sh
+    [libvirt-host]=tests/fleet/libvirt_host.sh
 )
 
 stages=("$@")
