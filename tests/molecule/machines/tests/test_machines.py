@@ -30,7 +30,6 @@ def test_private_run_and_read_only_sys(host):
     assert 'ro' in host.mount_point('/sys').options
 
 
-
 def test_machine_is_a_namespace_instance(host):
     # a private /run/netns (not the controller's) that names the machine's own network namespace, as in
     # scripts/netns-instance.sh, so the lab's scripts accept the machine
@@ -53,7 +52,7 @@ def test_pid_1_is_the_reaping_init(host):
     orphan = host.run('sh -c "sleep 300 >/dev/null 2>&1 & echo \\$!"').stdout.strip()
     assert host.run('cat /proc/%s/status', orphan).stdout.count('PPid:\t1\n') == 1
     host.run_test('kill -KILL %s', orphan)
-    for _ in range(50):
+    for dummy in range(50):
         if not host.file('/proc/%s' % orphan).exists:
             break
         time.sleep(0.05)

@@ -22,7 +22,7 @@ def ip_json(host, *args):
 def stop(host, name, done):
     """Stop the witness NAME that prepare.yml started (SIGINT), return its log once DONE(log) holds."""
     host.run_test('kill -INT "$(cat /var/tmp/kvmnet-%s.pid)"' % name)
-    for _ in range(100):
+    for dummy in range(100):
         log = host.file('/var/tmp/kvmnet-%s.log' % name).content_string
         if done(log):
             return log
@@ -45,7 +45,7 @@ def witnesses(host, machine):
 
 
 def test_no_ping_lost_across_the_migration(witnesses, figures):
-    pings, replies, _ = witnesses
+    pings, replies, dummy = witnesses
     sent, received = map(int, SUMMARY.search(pings).groups())
     gaps = [b - a for a, b in zip(replies, replies[1:])]
     figures('migrate: %d pings every 10 ms over %.1f s, %d received, %d lost, longest gap between replies %.0f ms'
@@ -55,7 +55,7 @@ def test_no_ping_lost_across_the_migration(witnesses, figures):
 
 
 def test_the_migration_happened_inside_the_ping_window(witnesses, figures):
-    _, replies, events = witnesses
+    dummy, replies, events = witnesses
     added, deleted = events.get(('added', 'kvmbr0')), events.get(('deleted', 'eth0'))
     assert added is not None, 'no log of %s arriving on kvmbr0: %s' % (HOST_ADDRESS, events)
     assert deleted is not None, 'no log of %s leaving eth0: %s' % (HOST_ADDRESS, events)
