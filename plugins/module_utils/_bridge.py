@@ -465,8 +465,8 @@ def partial_undo(step, now):
     one by one and stops at the first it refuses, keeping the earlier ones."""
     if not step.get('revert') or now.get('state') != 'present':
         return {}
-    return dict((option, value) for option, value in step['revert'].items() if not _same(option, value,
-                                                                                          now.get(option)))
+    return dict((option, value) for option, value in step['revert'].items()
+                if not _same(option, value, now.get(option)))
 
 
 def plan(params, have, mac_factory=random_local_mac, facts=None):

@@ -164,8 +164,8 @@ options:
       - An address set explicitly is pinned. The kernel then keeps it when ports join; otherwise a bridge takes
         the lowest MAC of its ports, and its DHCP lease and IP address can change.
       - When omitted, a new bridge gets a random, locally administered MAC, which is also pinned. In check mode,
-        RV(operations) and RV(after.mac) show a random value that differs from the one applied later. The MAC of
-        an existing bridge is left alone.
+        RV(operations) and the C(mac) in RV(after) show a random value that differs from the one applied later.
+        The MAC of an existing bridge is left alone.
       - Changing the MAC of a bridge that carries IP addresses and has the MAC of one of its ports is refused.
         M(kvmnet.bridge.bridge_port) with O(kvmnet.bridge.bridge_port#module:addresses=migrate) leaves the
         bridge that way, so the host keeps its identity on the LAN. Set O(mac) to that port's MAC, or leave it
@@ -350,9 +350,10 @@ after:
     - State of the bridge after the task, with the same keys as RV(before).
     - Read back from the kernel after changes are applied. In check mode, this is the state the module predicts,
       with the same keys and, for a new bridge, the kernel's defaults for what the task leaves unset (for example
-      RV(after.hello_time=2), RV(after.priority=32768)). Only the random MAC of a new bridge differs from the
+      C(hello_time=2), C(priority=32768)). Only the random MAC of a new bridge differs from the
       real run.
-    - After a delete with O(addresses=migrate), RV(after.migrate_to) shows the addresses and routes moved there.
+    - After a delete with O(addresses=migrate), the C(migrate_to) key of RV(after) shows the addresses and routes
+      moved there.
   returned: success
   type: dict
   sample:

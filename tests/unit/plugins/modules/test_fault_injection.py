@@ -189,8 +189,9 @@ class FakeKernel(object):
         link = self._link(name, index)
         if link['port'] is None:
             raise Injected('port attributes on %s, which is not a bridge port' % name)
-        self._write('set port %s' % name, [self._set(link['port'], PORT_KEYWORDS[keyword], value)
-                                            for keyword, value in sorted(port_data.items())])
+        changes = [self._set(link['port'], PORT_KEYWORDS[keyword], value)
+                   for keyword, value in sorted(port_data.items())]
+        self._write('set port %s' % name, changes)
 
     def set_master(self, name, index, master_index, master_name=None):
         link = self._link(name, index)
@@ -213,8 +214,8 @@ class FakeKernel(object):
 
     @staticmethod
     def _same_address(one, other):
-        return (one['family'], one['address'], one['prefixlen']) == (other['family'], other['address'],
-                                                                    other['prefixlen'])
+        keys = ('family', 'address', 'prefixlen')
+        return tuple(one[key] for key in keys) == tuple(other[key] for key in keys)
 
     def add_address(self, name, index, address, nodad=False):
         self._link(name, index)
@@ -387,8 +388,8 @@ def _bridge_case(plan_case):
 def _port_case(plan_case):
     """(kernel, manager, facts, steps) of a bridge_port plan recorded from test_port.py."""
     params, facts = copy.deepcopy(plan_case['args'][0]), copy.deepcopy(plan_case['args'][1])
-    links = dict((link['index'], dict(link)) for link in (facts.get('port'), facts.get('bridge'),
-                                                             facts.get('master')) if link)
+    known = (facts.get('port'), facts.get('bridge'), facts.get('master'))
+    links = dict((link['index'], dict(link)) for link in known if link)
     port = facts.get('port')
     subject = _port.subject_bridge(params, facts) if hasattr(_port, 'subject_bridge') else facts.get('bridge')
     addresses = [dict(address, index=port['index']) for address in facts.get('port_addresses') or []] if port else []
