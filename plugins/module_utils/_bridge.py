@@ -143,23 +143,6 @@ def parse_seconds(option, value):
     return number, with_unit
 
 
-def _mac_number_hint(mac):
-    """For a MAC that YAML turned into a number (unquoted): what was probably written, and how to fix it."""
-    text = str(mac).strip()
-    if not text.isdigit():
-        return ''
-    number, groups = int(text), []
-    while number:
-        number, digit = divmod(number, 60)
-        groups.insert(0, digit)
-    if len(groups) == 6:
-        return (' It looks like YAML 1.1 read an unquoted %s as a base-60 number (%s): quote the MAC,'
-                ' mac: "%s".' % (':'.join('%02d' % group for group in groups), text,
-                                 ':'.join('%02d' % group for group in groups)))
-    return (' It is a plain number: an unquoted MAC of digits only becomes one in YAML. Quote the MAC and'
-            ' separate its bytes, for example mac: "52:54:00:12:34:56".')
-
-
 # ---- validation ----------------------------------------------------------------------------------------------
 
 
@@ -171,10 +154,7 @@ def validate_static(params):
     warnings = []
     validate_ifname(params['name'])
     if params.get('mac') is not None:
-        try:
-            params['mac'] = normalise_mac(params['mac'])
-        except ValidationError as exc:
-            raise ValidationError(exc.msg + _mac_number_hint(params['mac']), **exc.details)
+        params['mac'] = normalise_mac(params['mac'])
     for option in TIMER_OPTIONS:
         params[option], with_unit = parse_seconds(option, params.get(option))
         value = params[option]

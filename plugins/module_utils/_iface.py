@@ -12,6 +12,8 @@ __metaclass__ = type
 
 import os
 
+from ansible_collections.kvmnet.bridge.plugins.module_utils._netns import netns_path
+
 ARPHRD_ETHER = 1
 ARPHRD_NAMES = {1: 'ether', 772: 'loopback', 776: 'sit', 778: 'gre', 65534: 'none (tun)', 768: 'ipip', 769: 'tunnel6',
                 801: 'ieee80211', 803: 'ieee80211_radiotap'}
@@ -201,7 +203,7 @@ def sysfs_command(netns):
     """argv that runs :data:`SYSFS_SCRIPT` against the sysfs of network namespace ``netns`` (a name in /run/netns
     or a path): this process's /sys shows its own namespace, so a fresh sysfs is mounted in a private mount
     namespace entered with the target network namespace (what `ip netns exec` does, for a path too)."""
-    path = netns if netns.startswith('/') else os.path.join('/run/netns', netns)
+    path = netns_path(netns)
     script = 'mount -t sysfs sysfs /sys || exit 4\n' + SYSFS_SCRIPT
     return ['nsenter', '--net=%s' % path, '--', 'unshare', '--mount', '--propagation', 'private', '--',
             'sh', '-c', script]

@@ -35,13 +35,30 @@ def validate_ifname(name, option='name'):
         )
 
 
+def _mac_number_hint(mac, option):
+    """For a MAC that YAML turned into a number (unquoted): what was probably written, and how to fix it."""
+    text = str(mac).strip()
+    if not text.isdigit():
+        return ''
+    number, groups = int(text), []
+    while number:
+        number, digit = divmod(number, 60)
+        groups.insert(0, digit)
+    if len(groups) == 6:
+        return (' It looks like YAML 1.1 read an unquoted %s as a base-60 number (%s): quote the MAC,'
+                ' %s: "%s".' % (':'.join('%02d' % group for group in groups), text, option,
+                                ':'.join('%02d' % group for group in groups)))
+    return (' It is a plain number: an unquoted MAC of digits only becomes one in YAML. Quote the MAC and'
+            ' separate its bytes, for example %s: "52:54:00:12:34:56".' % option)
+
+
 def normalise_mac(mac, option='mac'):
     """Lower-case, colon-separated; refuses malformed, multicast and all-zero addresses."""
     text = str(mac).strip().lower()
     if not _MAC_RE.match(text):
         raise ValidationError(
             'Invalid MAC address %r for %s: use six hexadecimal byte pairs separated by ":", for example'
-            ' "52:54:00:12:34:56".' % (mac, option),
+            ' "52:54:00:12:34:56".%s' % (mac, option, _mac_number_hint(mac, option)),
             **{option: mac}
         )
     text = text.replace('-', ':')
