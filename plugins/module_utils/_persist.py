@@ -103,7 +103,7 @@ class Host(object):
         try:
             with open(self.path(path)) as handle:
                 return handle.read()
-        except (OSError, IOError, UnicodeDecodeError):
+        except (OSError, UnicodeDecodeError):
             return None
 
     def exists(self, path):

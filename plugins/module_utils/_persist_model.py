@@ -151,14 +151,22 @@ def _addressing_model(addressing, bridge_name):
     return model
 
 
+def _within(option, build, *args):
+    """Run ``build``; a refusal names the option it came from (``bridge: ...``, ``port: ...``)."""
+    try:
+        return build(*args)
+    except ValidationError as error:
+        raise ValidationError('%s: %s' % (option, error.msg), **error.details)
+
+
 def validate(bridge, port, addressing):
     """The three options -> the model (see the module docstring). Raises :class:`ValidationError`."""
-    bridge_model = _bridge_model(bridge or {})
+    bridge_model = _within('bridge', _bridge_model, bridge or {})
     port = port or {}
     if not port.get('name'):
         raise ValidationError('port.name is required: the interface to persist as the port of %s, e.g. eth0.'
                               % bridge_model['name'])
-    port_model = _port_model(port, bridge_model['name'])
+    port_model = _within('port', _port_model, port, bridge_model['name'])
     return dict(bridge=bridge_model, port=port_model,
                 addressing=_addressing_model(addressing or {}, bridge_model['name']))
 
