@@ -7,7 +7,9 @@
 #   tests/machines/machine.sh exec    STATE_DIR NAME -- CMD...   run CMD inside NAME (all its namespaces)
 #   tests/machines/machine.sh pid     STATE_DIR NAME             print NAME's PID if it runs (exit 1 if not)
 #   tests/machines/machine.sh stop    STATE_DIR NAME             stop NAME, keep its /etc and /var/lib layers
+#   tests/machines/machine.sh reboot  STATE_DIR NAME             stop + start NAME, re-create its links; prints its PID
 #   tests/machines/machine.sh destroy STATE_DIR                  stop every machine of STATE_DIR, delete their dirs
+#   KVMNET_MACHINE_IMAGE=DIR machine.sh start ...               the machine runs on the image DIR (image.sh)
 #
 # STATE_DIR holds everything of one set of machines (one molecule scenario, one fleet run); each machine has
 # STATE_DIR/NAME/ with:
@@ -15,6 +17,11 @@
 #                           time (/proc/PID/stat field 22): a PID is only trusted while start time AND network
 #                           namespace still match, so a recycled PID is never signalled or entered
 #   etc.*, var-lib.*        upper and work dirs of the copy-on-write overlays on /etc and /var/lib
+#   usr.*, var-cache.*, var-log.*   the same for /usr, /var/cache and /var/log (machines on an image only)
+#   image                   the image the machine was first started on (absent: none); every later start and
+#                           reboot uses it, and a start with another KVMNET_MACHINE_IMAGE is refused
+#   links                   its links, one "IF PEER PEER_IF" a line (recorded by `link` on both machines): what
+#                           `reboot` re-creates
 #   log                     the init's stderr
 # A machine is a process tree in fresh namespaces:
 #   - network namespace kvmnet-m-NAME-<random> (unique per start, visible in `ip netns list` while it runs),
@@ -22,6 +29,9 @@
 #     (with a writable /sys networkd and NetworkManager wait for udev forever: LAB-NOTES);
 #   - UTS (hostname NAME, also in its /etc/hostname), IPC, mount (private propagation) and PID namespaces;
 #   - overlays on /etc and /var/lib (writes land in STATE_DIR/NAME/, the host's files are never changed),
+#     with an image (KVMNET_MACHINE_IMAGE=DIR, built by tests/machines/image.sh) also on /usr, /var/cache and
+#     /var/log, each stacked on the image's layer: lowerdir=DIR/TAG.upper:/PATH (the image's packages, e.g.
+#     NetworkManager, systemd-networkd, ifupdown, netplan, exist only inside the machine);
 #     tmpfs on /run and /var/tmp (so the host's /run/netns, daemons' sockets and ifupdown2 state are not shared);
 #   - like a scripts/netns-instance.sh instance: /run/netns is a private tmpfs (kvmnet-netns) that holds the
 #     machine's own namespace under its name, so `ip netns identify` names it, namespaces made inside stay inside,
@@ -29,7 +39,9 @@
 #   - PID 1 is a tiny reaping init (daemons that die or are killed do not stay zombies); killing it makes the kernel
 #     end every process of the machine.
 # `start` of a stopped machine (its dir still there) reuses its /etc and /var/lib layers with a new network
-# namespace, empty /run and no links: a reboot (the boot-replay check of persistence backends).
+# namespace, empty /run and no links. `reboot` is stop + start + the machine's links re-created with the same names
+# on both ends (to peers that run; the old veth pairs died with the old namespace): the boot-replay check of the
+# persistence backends. The peers' ends are new interfaces (no addresses): re-address them.
 # `start` is detached (setsid, stdio redirected): callers such as Ansible tasks never wait on it. A start that fails
 # half way undoes itself. `stop` and `destroy` are idempotent; `destroy` removes only directories that carry this
 # script's marker. Needs root, iproute2, util-linux (unshare, nsenter, setsid) and python3.
@@ -38,7 +50,7 @@
 set -euo pipefail
 
 usage() {
-    sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 log() { printf '[machine %s] %s\n' "${NAME:-?}" "$*" >&2; }
@@ -111,13 +123,16 @@ find_init() {
 # shellcheck disable=SC2016
 INIT='
 set -euo pipefail
-name="$1" dir="$2" python="$3" ns="$4"
+name="$1" dir="$2" python="$3" ns="$4" image="$5"
 echo "$name" >/proc/sys/kernel/hostname
 ip link set lo up
-for spec in etc:/etc var-lib:/var/lib; do
-    tag="${spec%%:*}" target="${spec#*:}"
+specs=(etc:/etc var-lib:/var/lib)
+[[ -z "$image" ]] || specs=(usr:/usr etc:/etc var-lib:/var/lib var-cache:/var/cache var-log:/var/log)
+for spec in "${specs[@]}"; do
+    tag="${spec%%:*}" target="${spec#*:}" lower="${spec#*:}"
+    [[ -z "$image" ]] || lower="$image/$tag.upper:$target"
     mkdir -p "$dir/$tag.upper" "$dir/$tag.work"
-    mount -t overlay "kvmnet-$tag" -o "lowerdir=$target,upperdir=$dir/$tag.upper,workdir=$dir/$tag.work" "$target"
+    mount -t overlay "kvmnet-$tag" -o "lowerdir=$lower,upperdir=$dir/$tag.upper,workdir=$dir/$tag.work" "$target"
 done
 echo "$name" >/etc/hostname
 # the copies of the host'"'"'s /run/netns/* mounts would keep other namespaces alive after the host deletes them
@@ -187,16 +202,44 @@ stop_dir() {
     rm -f "$dir/pid" "$dir/netns" "$dir/starttime" "$dir/ready"
 }
 
-cmd_start() {
-    local state="$1" dir ns launcher pid i
+# machine_image DIR: the image the machine of DIR runs on (absolute path; empty: none): the recorded one, else
+# KVMNET_MACHINE_IMAGE; refuses a KVMNET_MACHINE_IMAGE that differs from what the machine's layers were made on,
+# and an image that is incomplete.
+machine_image() {
+    local dir="$1" want="" have="" tag
+    [[ -z "${KVMNET_MACHINE_IMAGE:-}" ]] || want="$(realpath -m "$KVMNET_MACHINE_IMAGE")"
+    if [[ -f "$dir/image" ]]; then
+        have="$(cat "$dir/image")"
+        [[ -z "$want" || "$want" == "$have" ]] ||
+            die "its layers were made on the image $have, not KVMNET_MACHINE_IMAGE=$want: destroy it first"
+    elif [[ -f "$dir/pid" || -f "$dir/etc.upper/hostname" ]] && [[ -n "$want" ]]; then
+        die "it was started without an image, not on KVMNET_MACHINE_IMAGE=$want: destroy it first"
+    else
+        have="$want"
+    fi
+    [[ -n "$have" ]] || return 0
+    [[ "$have" != *[:,]* ]] || die "image directory $have must not contain ':' or ',' (overlay mount options)"
+    [[ -f "$have/complete" ]] ||
+        die "$have is not a complete machine image: build it with tests/machines/image.sh build $have"
+    for tag in usr etc var-lib var-cache var-log; do
+        [[ -d "$have/$tag.upper" ]] || die "image $have lacks its $tag.upper layer: rebuild it (image.sh clean, build)"
+    done
+    printf '%s\n' "$have"
+}
+
+# start_machine STATE: start NAME (its state dir STATE/NAME), set PID.
+start_machine() {
+    local state="$1" dir ns launcher pid i image
     dir="$state/$NAME"
     if [[ -d "$dir" ]]; then
         [[ -f "$dir/$MARKER" ]] || die "$dir exists and is not a machine directory"
         ! live_pid "$dir" >/dev/null || die "already running (PID $(cat "$dir/pid"))"
         stop_dir "$dir"  # leftovers of a machine that died
     fi
+    image="$(machine_image "$dir")"
     mkdir -p "$dir"
     : >"$dir/$MARKER"
+    [[ -z "$image" ]] || printf '%s\n' "$image" >"$dir/image"
     ns="kvmnet-m-$NAME-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
     [[ -z "$(netns_id "$ns")" ]] || die "netns $ns already exists"
     ip netns add "$ns"
@@ -208,7 +251,7 @@ cmd_start() {
     : >"$dir/log"
     REAPER="$REAPER" setsid ip netns exec "$ns" \
         unshare --uts --ipc --mount --propagation private --pid --fork --mount-proc \
-        bash -c "$INIT" kvmnet-init "$NAME" "$dir" "$python" "$ns" </dev/null >>"$dir/log" 2>&1 &
+        bash -c "$INIT" kvmnet-init "$NAME" "$dir" "$python" "$ns" "$image" </dev/null >>"$dir/log" 2>&1 &
     launcher=$!
     for ((i = 0; i < TIMEOUT * 20; i++)); do
         [[ -f "$dir/ready" ]] && pid="$(find_init "$ns")" && break
@@ -226,7 +269,40 @@ cmd_start() {
     printf '%s\n' "$pid" >"$dir/pid"
     live_pid "$dir" >/dev/null || { log "init PID $pid vanished during start"; false; }
     trap - ERR INT TERM HUP
-    printf '%s\n' "$pid"
+    PID="$pid"
+}
+
+cmd_start() {
+    start_machine "$1"
+    printf '%s\n' "$PID"
+}
+
+# cmd_reboot STATE: stop NAME, start it again on its layers (and image), re-create its recorded links to machines
+# that run (same interface names on both ends), print the new PID.
+cmd_reboot() {
+    local state="$1" dir ifname peer peer_if pns i
+    dir="$state/$NAME"
+    [[ -f "$dir/$MARKER" ]] || die "no machine $NAME in $state"
+    machine_image "$dir" >/dev/null  # refuse a wrong image before stopping anything
+    stop_dir "$dir"
+    start_machine "$state"
+    [[ -f "$dir/links" ]] || { printf '%s\n' "$PID"; return 0; }
+    while read -r ifname peer peer_if; do
+        [[ -n "$ifname" ]] || continue
+        if ! pns="$(NAME="$peer" live_pid "$state/$peer" >/dev/null && cat "$state/$peer/netns")"; then
+            log "link $ifname <-> $peer:$peer_if not re-created: $peer does not run (its reboot will)"
+            continue
+        fi
+        # the old pair dies with the old namespace, asynchronously in the kernel: wait for the peer's end to go
+        for ((i = 0; i < TIMEOUT * 20; i++)); do
+            ip -n "$pns" link show dev "$peer_if" >/dev/null 2>&1 || break
+            sleep 0.05
+        done
+        ip -n "$pns" link show dev "$peer_if" >/dev/null 2>&1 &&
+            die "$peer still has an interface $peer_if after ${TIMEOUT}s: cannot re-create the link"
+        make_link "$(cat "$dir/netns")" "$NAME" "$ifname" "$pns" "$peer" "$peer_if"
+    done <"$dir/links"
+    printf '%s\n' "$PID"
 }
 
 # require DIR: the live PID of DIR's machine, or fail naming the machine.
@@ -243,8 +319,15 @@ cmd_link() {
     valid_ifname "$if2" || die "interface name '$if2' is not a valid Linux interface name (1-15 chars)"
     require "$state/$m1" >/dev/null
     NAME="$m2" require "$state/$m2" >/dev/null
-    ns1="$(cat "$state/$m1/netns")"
-    ns2="$(cat "$state/$m2/netns")"
+    make_link "$(cat "$state/$m1/netns")" "$m1" "$if1" "$(cat "$state/$m2/netns")" "$m2" "$if2"
+    # recorded on both sides, for `reboot` of either
+    printf '%s %s %s\n' "$if1" "$m2" "$if2" >>"$state/$m1/links"
+    printf '%s %s %s\n' "$if2" "$m1" "$if1" >>"$state/$m2/links"
+}
+
+# make_link NS1 M1 IF1 NS2 M2 IF2: the veth pair, both ends up.
+make_link() {
+    local ns1="$1" m1="$2" if1="$3" ns2="$4" m2="$5" if2="$6"
     # created inside ns1, the peer directly in ns2: nothing ever exists in the root namespace
     ip -n "$ns1" link add "$if1" type veth peer name "$if2" netns "$ns2"
     if ! { ip -n "$ns1" link set "$if1" up && ip -n "$ns2" link set "$if2" up; }; then
@@ -278,7 +361,7 @@ cmd_destroy() {
 VERB="$1"
 [[ $(id -u) -eq 0 ]] || die "needs root"
 case "$VERB" in
-    start | pid | stop)
+    start | pid | stop | reboot)
         [[ $# -eq 3 ]] || usage
         NAME="$3"
         valid_name "$NAME" || die "machine name '$NAME' must match [a-z0-9-] (1-32 chars, no leading/trailing -)"
@@ -287,6 +370,7 @@ case "$VERB" in
             start) cmd_start "$STATE" ;;
             pid) require "$STATE/$NAME" ;;
             stop) [[ ! -d "$STATE/$NAME" ]] || stop_dir "$STATE/$NAME" ;;
+            reboot) cmd_reboot "$STATE" ;;
         esac
         ;;
     link)
