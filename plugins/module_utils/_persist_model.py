@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
+import re
 
 from ansible_collections.kvmnet.bridge.plugins.module_utils import _bridge, _port
 from ansible_collections.kvmnet.bridge.plugins.module_utils._common import ValidationError
@@ -25,6 +26,10 @@ BRIDGE_KEYS = ('name', 'mac', 'stp', 'forward_delay', 'hello_time', 'max_age', '
 PORT_KEYS = ('name',) + _port.PORT_STATE_OPTIONS
 ADDRESSING_MODES = ('none', 'dhcp', 'static')
 TIMERS = _bridge.TIMER_OPTIONS
+# Names a configuration file can carry as a plain word in every stack's syntax. The kernel also accepts names with
+# brackets, '#', ';', '=', quotes, '*' or '$' (anything but '/', ':' and whitespace), but those open sections,
+# comments, globs, lists or expansions in keyfiles, .network files, interfaces(5) stanzas or YAML.
+FILE_SAFE_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.@+-]*$')
 
 # The argument spec of the three options (the module's and the role's), one place.
 BRIDGE_SPEC = dict(
@@ -63,11 +68,22 @@ def seconds(centiseconds):
     return ('%d.%02d' % (whole, rest)).rstrip('0')
 
 
+def _file_safe(name):
+    if not FILE_SAFE_NAME.match(name):
+        bad = sorted(set(char for char in name if not re.match(r'[A-Za-z0-9_.@+-]', char)))
+        raise ValidationError(
+            'name %r cannot be written into a network configuration file: %s would open a section, a comment, a'
+            ' glob or a list in some stack\'s syntax (the kernel accepts it, the files cannot carry it safely).'
+            ' Use letters, digits and _ . @ + - (not first), for example "kvmbr0".'
+            % (name, ', '.join(repr(char) for char in bad) or 'its first character'), name=name)
+
+
 def _bridge_model(bridge):
     params = dict((key, bridge.get(key)) for key in BRIDGE_KEYS)
     params['state'] = 'present'
     params['stp'] = bool(params['stp'])
     _bridge.validate_static(params)  # name, MAC, timers parsed to seconds
+    _file_safe(params['name'])
     _bridge.validate(params, None)  # ranges (forward_delay by STP), precision, group_fwd_mask bits
     model = dict((key, params[key]) for key in BRIDGE_KEYS)
     for option in TIMERS:
@@ -80,6 +96,7 @@ def _port_model(port, bridge_name):
     params = dict((key, port.get(key)) for key in PORT_KEYS)
     params.update(bridge=bridge_name, state='present', vlans=None)
     _port.validate_port_static(params)
+    _file_safe(params['name'])
     return dict((key, params[key]) for key in PORT_KEYS)
 
 
