@@ -366,10 +366,11 @@ def inventory(links, addresses, routes, sysfs, detect_managers=None, connection_
         interfaces[connection['interface']]['carries_connection'] = True
     for name, facts in interfaces.items():
         if managers is None:
-            facts['manager'] = dict(name='none', managed=None, detail=(
+            facts['manager'] = dict(name='none', managed=None, claims=[], renderer=None, detail=(
                 'not checked: the network managers of this host configure its own network namespace, not %r'
                 % netns))
         else:
-            facts['manager'] = managers.get(name) or dict(name='none', managed=None, detail='not checked')
+            facts['manager'] = managers.get(name) or dict(name='none', managed=None, claims=[], renderer=None,
+                                                          detail='not checked')
     return dict(interfaces=interfaces, connection=connection, default_route=default_route,
                 uplink=choose_uplink(interfaces, uplink, bridge, netns))

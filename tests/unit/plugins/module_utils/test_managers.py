@@ -1,7 +1,8 @@
 # Copyright (c) kvmnet.bridge contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Network manager detection against fake /etc, /run and /usr trees (the ``root`` seam) and a fake nmcli (the
-``run_command`` seam). The real NetworkManager and systemd-networkd are exercised in the namespace machines."""
+"""Network stack detection against fake /etc, /run, /usr, /lib, /proc and /sys trees (the ``root`` seam), a fake
+nmcli (the ``run_command`` seam) and PyYAML or none (the ``yaml_module`` seam). The real NetworkManager,
+systemd-networkd, netplan and ifupdown run in the namespace machines of the persistence scenarios."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -33,8 +34,13 @@ def write(root, path, text):
     return target
 
 
-def detect(root, run_command=None, nmcli=None, interfaces=None):
-    return _managers.detect(interfaces or INTERFACES, str(root), run_command, nmcli)
+def detect(root, run_command=None, nmcli=None, interfaces=None, **kwargs):
+    return _managers.detect(interfaces or INTERFACES, str(root), run_command, nmcli, **kwargs)
+
+
+def owner(name, detail):
+    """The entry of an interface that one stack claims."""
+    return _managers.manager(name, True, detail, [_managers.claim(name, detail)])
 
 
 class FakeNmcli(object):
@@ -62,9 +68,8 @@ def test_nmcli_answers(tmp_path):
     (tmp_path / 'run' / 'NetworkManager').mkdir(parents=True)
     nmcli = FakeNmcli(out=NMCLI_OUT)
     result = detect(tmp_path, nmcli, '/usr/bin/nmcli')
-    assert nmcli.calls == [['/usr/bin/nmcli', '-t', '-f', 'DEVICE,STATE,TYPE', 'device']]
-    assert result['eth0'] == _managers.manager('networkmanager', True,
-                                               'NetworkManager device, state connected (nmcli)')
+    assert nmcli.calls == [['/usr/bin/nmcli', '-t', '-f', 'DEVICE,STATE,TYPE,CON-UUID', 'device']]
+    assert result['eth0'] == owner('networkmanager', 'NetworkManager device, state connected (nmcli)')
     assert result['wlan0']['managed'] is True and 'connecting (getting IP configuration)' in result['wlan0']['detail']
     assert result['kvmbr0']['managed'] is True
     assert result['eth1'] == _managers.manager('networkmanager', False,
@@ -80,7 +85,9 @@ def test_nmcli_is_not_run_when_networkmanager_is_not_running(tmp_path):
 
 def test_nmcli_split_handles_escapes():
     assert _managers.nmcli_split('a\\:b:c\\\\d:e') == ['a:b', 'c\\d', 'e']
-    assert _managers.parse_nmcli_devices(NMCLI_OUT)['odd:name'] == ('disconnected', 'ethernet')
+    assert _managers.parse_nmcli_devices(NMCLI_OUT)['odd:name'] == ('disconnected', 'ethernet', None)
+    assert _managers.parse_nmcli_devices('eth0:connected:ethernet:1234\neth1:unavailable:ethernet:\n') == {
+        'eth0': ('connected', 'ethernet', '1234'), 'eth1': ('unavailable', 'ethernet', None)}
 
 
 def test_state_files_when_nmcli_does_not_answer(tmp_path):
@@ -169,8 +176,8 @@ def test_networkd_link_state(tmp_path):
     write(tmp_path, '/run/systemd/netif/links/5', 'ADMIN_STATE=configuring\n')
     write(tmp_path, '/run/systemd/netif/links/6', 'ADMIN_STATE=pending\n')
     result = detect(tmp_path)
-    assert result['eth0'] == _managers.manager(
-        'networkd', True, 'systemd-networkd: ADMIN_STATE=configured,'
+    assert result['eth0'] == owner(
+        'networkd', 'systemd-networkd: ADMIN_STATE=configured,'
         ' NETWORK_FILE=/etc/systemd/network/10-eth0.network (/run/systemd/netif/links/2)')
     assert result['eth1'] == _managers.manager(
         'networkd', False, 'systemd-networkd: ADMIN_STATE=unmanaged (/run/systemd/netif/links/3)')
@@ -203,20 +210,29 @@ def test_ifupdown_stanzas_and_includes(tmp_path):
         'kvmbr0': 'iface kvmbr0 inet static (/etc/network/more.d/kvmbr0:1)',
     }
     result = detect(tmp_path)
-    assert result['eth0'] == _managers.manager(
-        'ifupdown', True, 'ifupdown stanza: iface eth0 inet dhcp (/etc/network/interfaces.d/eth0:2)')
-    assert result['eth1']['name'] == 'none'  # a bridge_ports line is not a stanza of eth1
+    assert result['eth0'] == owner(
+        'ifupdown', 'ifupdown stanza: iface eth0 inet dhcp (/etc/network/interfaces.d/eth0:2)')
+    # ifupdown (the bridge-utils hook) brings up and enslaves the ports it names: the port is ifupdown's too
+    assert result['eth1'] == owner(
+        'ifupdown', 'ifupdown bridge_ports eth1 of iface kvmbr0 (/etc/network/more.d/kvmbr0:3)')
     assert result['vx0']['name'] == 'none'
 
 
-def test_priorities(tmp_path):
-    """networkd managing beats an ifupdown stanza; a stanza beats NetworkManager's "unmanaged" (Debian's NM
-    leaves ifupdown interfaces alone); nmcli "managed" beats everything."""
+def test_independent_claims_are_a_conflict(tmp_path):
+    """networkd managing eth0 and an ifupdown stanza for it: both would configure it, so neither owns it; a stanza
+    with NetworkManager's "unmanaged" is ifupdown's (Debian's NM leaves ifupdown interfaces alone); NetworkManager
+    managing wlan0 while a stanza names it is a conflict too."""
     write(tmp_path, '/etc/network/interfaces', 'iface eth0 inet dhcp\niface eth1 inet dhcp\niface wlan0 inet dhcp\n')
     write(tmp_path, '/run/systemd/netif/links/2', 'ADMIN_STATE=configured\n')
     (tmp_path / 'run' / 'NetworkManager').mkdir(parents=True, exist_ok=True)
-    nmcli = FakeNmcli(out='eth1:unmanaged:ethernet\nwlan0:connected:wifi\n')
+    nmcli = FakeNmcli(out='eth1:unmanaged:ethernet:\nwlan0:connected:wifi:\n')
     result = detect(tmp_path, nmcli, '/usr/bin/nmcli')
-    assert result['eth0']['name'] == 'networkd'
-    assert result['eth1']['name'] == 'ifupdown'
-    assert result['wlan0']['name'] == 'networkmanager' and result['wlan0']['managed'] is True
+    assert result['eth0']['name'] == 'conflict' and result['eth0']['managed'] is True
+    assert [item['name'] for item in result['eth0']['claims']] == ['networkd', 'ifupdown']
+    assert result['eth0']['detail'] == (
+        '2 network stacks claim it and would fight over it: networkd (systemd-networkd: ADMIN_STATE=configured'
+        ' (/run/systemd/netif/links/2)) and ifupdown (ifupdown stanza: iface eth0 inet dhcp'
+        ' (/etc/network/interfaces:1)). Leave it to one of them (remove the configuration of the other)')
+    assert result['eth1'] == owner('ifupdown', 'ifupdown stanza: iface eth1 inet dhcp (/etc/network/interfaces:2)')
+    assert result['wlan0']['name'] == 'conflict'
+    assert [item['name'] for item in result['wlan0']['claims']] == ['networkmanager', 'ifupdown']
