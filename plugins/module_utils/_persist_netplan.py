@@ -29,10 +29,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import fnmatch
 import os
 
-from ansible_collections.kvmnet.bridge.plugins.module_utils import _persist
+from ansible_collections.kvmnet.bridge.plugins.module_utils import _managers, _persist
 from ansible_collections.kvmnet.bridge.plugins.module_utils._persist_model import seconds
 
 try:
@@ -40,7 +39,6 @@ try:
 except ImportError:  # netplan.io itself depends on python3-yaml; preflight says so when it is missing
     yaml = None
 
-NETPLAN_DIRS = ('/lib/netplan', '/etc/netplan', '/run/netplan')  # lowest to highest precedence for one name
 ETC = '/etc/netplan'
 PREFIX = '60-kvmnet-'
 RENDERERS = ('networkd', 'NetworkManager')
@@ -227,61 +225,45 @@ class NetplanBackend(_persist.Backend):
     # -- preflight (read-only) -------------------------------------------------------------------------------
 
     def _effective_files(self):
-        """{basename: host path} of every netplan file, /run over /etc over /lib for one name (netplan's rule)."""
-        files = {}
-        for directory in NETPLAN_DIRS:
-            for path in self.host.glob(directory + '/*.yaml'):
-                files[os.path.basename(path)] = path
-        return files
+        """{basename: host path} of every netplan file in netplan's order (``_managers.netplan_files``: /run over
+        /etc over /lib for one name)."""
+        root = self.host.root.rstrip('/') or '/'
+        return dict((os.path.basename(path), '/' + os.path.relpath(path, root).lstrip('/'))
+                    for path in _managers.netplan_files(root))
 
-    def _uplink_mac(self, port):
+    def _uplink_facts(self, port):
         text = self.host.read('/sys/class/net/%s/address' % port)
-        return text.strip().lower() if text else None
+        return dict(name=port, mac=text.strip().lower() if text else None, perm_mac=None)
 
-    def _claims(self, definition_id, definition, port, mac):
-        """Whether a definition (not the uplink's own ID) would configure the uplink, and how."""
-        match = definition.get('match') or {}
-        if not isinstance(match, dict):
-            match = {}
-        if match.get('name') and fnmatch.fnmatchcase(port, str(match['name'])):
-            return 'match: name: %s' % match['name']
-        if definition.get('set-name') == port:
-            return 'set-name: %s' % port
-        if mac and str(match.get('macaddress', '')).lower() == mac:
-            return 'match: macaddress: %s (the MAC of %s)' % (match['macaddress'], port)
-        if not match and definition_id == port:
-            return 'its name'
-        return None
-
-    def _check_file(self, path, doc, model, later, mac):
+    def _check_file(self, path, network, model, later, facts):
+        """Refuse what a scalar of our later file cannot override. ``network``: the file's ``network`` mapping
+        as ``_managers`` parses it ({key: (value, line)}, scalars kept as strings)."""
         bridge, port = model['bridge']['name'], model['port']['name']
-        network = doc.get('network') if isinstance(doc, dict) else None
-        if not isinstance(network, dict):
-            return
-        fix_order = ('%s sorts after %s%s.yaml, so netplan would let it override this bridge. Move that'
-                     ' configuration out of it, or remove the file' % (path, PREFIX, bridge))
         for section in SECTIONS:
-            definitions = network.get(section)
+            definitions = network.get(section, (None, 0))[0]
             if not isinstance(definitions, dict):
                 continue
-            for definition_id, definition in sorted(definitions.items(), key=lambda item: str(item[0])):
+            for definition_id in sorted(definitions):
+                definition, line = definitions[definition_id]
                 definition = definition if isinstance(definition, dict) else {}
-                where = '%s defines %s.%s' % (path, section, definition_id)
-                same_port = section == 'ethernets' and definition_id == port
+                where = '%s:%d defines %s.%s' % (path, line, section, definition_id)
                 if section == 'bridges' and definition_id == bridge:
                     raise _persist.PersistError(
-                        '%s, the bridge this backend writes to %s/%s%s.yaml: two files would define it. Remove that'
-                        ' definition (the role persists the bridge itself), or choose another bridge name.'
-                        % (where, ETC, PREFIX, bridge), file=path)
-                members = definition.get('interfaces') or []
+                        '%s, the bridge this backend writes to %s: two files would define it. Remove that definition'
+                        ' (the role persists the bridge itself), or choose another bridge name.'
+                        % (where, file_path(model)), file=path)
+                members = definition.get('interfaces', (None, 0))[0]
                 if section in ('bridges', 'bonds') and isinstance(members, list) and port in members:
                     raise _persist.PersistError(
                         '%s with %s as a member: %s cannot also be the port of %s. Remove %s from it, or choose'
                         ' another uplink.' % (where, port, port, bridge, port), file=path)
-                if same_port:
+                if section == 'ethernets' and definition_id == port:
                     if later:
-                        raise _persist.PersistError('%s: %s.' % (where, fix_order), file=path)
-                    extra = sorted(str(key) for key in definition if key not in PORT_KEYS_MERGEABLE)
+                        raise _persist.PersistError(
+                            '%s: %s sorts after %s, so netplan would let it override this bridge\'s port. Move that'
+                            ' definition into a file that sorts before it, or remove it.'
+                            % (where, os.path.basename(path), os.path.basename(file_path(model))), file=path)
+                    extra = sorted(key for key in definition if key not in PORT_KEYS_MERGEABLE)
                     if extra:
                         raise _persist.PersistError(
                             '%s with %s: netplan would merge these into the port of %s (a bridge port carries no'
@@ -290,10 +272,14 @@ class NetplanBackend(_persist.Backend):
                             ' /etc/cloud/cloud.cfg.d/, then remove the file).'
                             % (where, ', '.join(extra), bridge, path), file=path, keys=extra)
                     continue
-                how = self._claims(definition_id, definition, port, mac)
-                if how:
+                match = definition.get('match', (None, 0))[0]
+                set_name = definition.get('set-name', (None, 0))[0]
+                claims, how = _managers.netplan_definition_matches(
+                    dict(id=definition_id, match=_managers._unwrap(match) if isinstance(match, dict) else None,
+                         set_name=set_name if isinstance(set_name, str) else None), facts, None)
+                if claims and (section in _managers.NETPLAN_PHYSICAL or how != 'by name'):
                     raise _persist.PersistError(
-                        '%s, which configures the uplink %s too (by %s): netplan would render two configurations'
+                        '%s, which configures the uplink %s too (%s): netplan would render two configurations'
                         ' for %s and they would fight. Remove that definition, or name it %s under ethernets'
                         ' (then this backend overrides its addressing).' % (where, port, how, port, port),
                         file=path)
@@ -328,15 +314,17 @@ class NetplanBackend(_persist.Backend):
                 'checking the other netplan files (%s) needs PyYAML in the Python that runs the module: install'
                 ' python3-yaml (netplan.io depends on it), or point ansible_python_interpreter at /usr/bin/python3.'
                 % ', '.join(path for _, path in others))
-        mac = self._uplink_mac(model['port']['name'])
+        facts = self._uplink_facts(model['port']['name'])
         for name, path in others:
             try:
-                doc = yaml.safe_load(self.host.read(path) or '')
+                data = _managers._plain(yaml.compose(self.host.read(path) or '', Loader=yaml.SafeLoader))
             except yaml.YAMLError as error:
                 raise _persist.PersistError(
                     '%s is not valid YAML (%s): netplan would refuse every file. Fix or remove it first.'
                     % (path, str(error).replace('\n', ' ')), file=path)
-            self._check_file(path, doc, model, name > ours, mac)
+            network = data.get('network', (None, 0))[0] if isinstance(data, dict) else None
+            if isinstance(network, dict):
+                self._check_file(path, network, model, name > ours, facts)
 
     # -- running, activate -------------------------------------------------------------------------------------
 

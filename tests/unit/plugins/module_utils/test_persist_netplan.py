@@ -235,14 +235,17 @@ def test_cloud_init_dhcp_on_the_uplink_is_overridden_not_refused(root):
 
 @pytest.mark.parametrize('text, needle', [
     ('network:\n  ethernets:\n    eth0:\n      dhcp4: true\n      addresses: [10.0.0.5/24]\n',
-     r'50-other.yaml defines ethernets.eth0 with addresses: netplan would merge these into the port'),
+     r'50-other.yaml:3 defines ethernets.eth0 with addresses: netplan would merge these into the port'),
     ('network:\n  ethernets:\n    eth0:\n      nameservers: {addresses: [10.0.0.1]}\n      routes: []\n',
      r'with nameservers, routes:'),
     ('network:\n  ethernets:\n    uplink:\n      match: {name: "eth*"}\n      dhcp4: true\n',
-     r'defines ethernets.uplink, which configures the uplink eth0 too \(by match: name: eth\*\)'),
+     r'50-other.yaml:3 defines ethernets.uplink, which configures the uplink eth0 too \(match: name eth\*\)'),
     ('network:\n  ethernets:\n    nic:\n      match: {macaddress: "02:00:00:00:00:01"}\n',
-     r'by match: macaddress: 02:00:00:00:00:01 \(the MAC of eth0\)'),
-    ('network:\n  ethernets:\n    enp1s0:\n      set-name: eth0\n', r'by set-name: eth0'),
+     r'too \(match: macaddress 02:00:00:00:00:01\)'),
+    # an unquoted all-digit MAC stays a string (YAML 1.1 would read 02:00:00:00:00:01 as a base-60 number)
+    ('network:\n  ethernets:\n    nic:\n      match: {macaddress: 02:00:00:00:00:01}\n',
+     r'too \(match: macaddress 02:00:00:00:00:01\)'),
+    ('network:\n  ethernets:\n    enp1s0:\n      set-name: eth0\n', r'too \(set-name: eth0\)'),
     ('network:\n  bonds:\n    bond0:\n      interfaces: [eth0]\n', r'defines bonds.bond0 with eth0 as a member'),
     ('network:\n  bridges:\n    kvmbr0:\n      interfaces: [eth1]\n', r'defines bridges.kvmbr0, the bridge this'),
     ('network: [unclosed\n', r'50-other.yaml is not valid YAML'),
@@ -259,7 +262,8 @@ def test_preflight_refuses_what_a_later_file_cannot_override_naming_the_file(roo
 def test_preflight_refuses_a_later_sorting_file_that_touches_the_uplink(root):
     installed(root)
     put(root, '/etc/netplan/90-NM-1234.yaml', 'network:\n  ethernets:\n    eth0:\n      dhcp4: true\n', 0o600)
-    with pytest.raises(PersistError, match='90-NM-1234.yaml sorts after 60-kvmnet-kvmbr0.yaml'):
+    with pytest.raises(PersistError, match='90-NM-1234.yaml:3 defines ethernets.eth0: 90-NM-1234.yaml sorts after'
+                                           ' 60-kvmnet-kvmbr0.yaml'):
         backend(root).preflight(model())
 
 
