@@ -236,3 +236,383 @@ def test_independent_claims_are_a_conflict(tmp_path):
     assert result['eth1'] == owner('ifupdown', 'ifupdown stanza: iface eth1 inet dhcp (/etc/network/interfaces:2)')
     assert result['wlan0']['name'] == 'conflict'
     assert [item['name'] for item in result['wlan0']['claims']] == ['networkmanager', 'ifupdown']
+
+
+# ---- systemd-networkd: running, enabled, .network files ----------------------------------------------------------
+
+def networkd_runs(root, pid='345'):
+    """A fake /proc that lists systemd-networkd (as the kernel names it: 15 characters) among other processes."""
+    write(root, '/proc/1/comm', 'init\n')
+    write(root, '/proc/%s/comm' % pid, 'systemd-network\n')
+
+
+def test_networkd_running_from_proc_or_enabled(tmp_path):
+    assert _managers.networkd_state(str(tmp_path)) == (False, 'systemd-networkd neither runs nor is enabled')
+    write(tmp_path, '/proc/1/comm', 'init\n')
+    assert _managers.process_running(str(tmp_path), 'systemd-network') is False
+    link = tmp_path / 'etc/systemd/system/multi-user.target.wants/systemd-networkd.service'
+    link.parent.mkdir(parents=True)
+    link.symlink_to('/lib/systemd/system/systemd-networkd.service')
+    assert _managers.networkd_state(str(tmp_path)) == (True, 'systemd-networkd is enabled'
+                                                       ' (/etc/systemd/system/multi-user.target.wants/'
+                                                       'systemd-networkd.service), not running')
+    networkd_runs(tmp_path)
+    assert _managers.networkd_state(str(tmp_path)) == (True, 'systemd-networkd runs (pid 345)')
+
+
+def test_a_matching_network_file_claims_when_networkd_runs(tmp_path):
+    write(tmp_path, '/etc/systemd/network/20-wired.network', '[Match]\nName=eth*\n\n[Network]\nDHCP=yes\n')
+    assert detect(tmp_path)['eth0']['name'] == 'none'  # networkd neither runs nor is enabled: the file is inert
+    networkd_runs(tmp_path)
+    result = detect(tmp_path)
+    assert result['eth0'] == owner('networkd', 'systemd-networkd: /etc/systemd/network/20-wired.network: [Match]'
+                                   ' Name=eth* (line 2) (systemd-networkd runs (pid 345))')
+    assert result['eth1']['name'] == 'networkd'
+    assert result['wlan0']['name'] == 'none'
+
+
+def test_stale_link_state_is_ignored_when_proc_shows_networkd_stopped(tmp_path):
+    write(tmp_path, '/run/systemd/netif/links/2', 'ADMIN_STATE=configured\n')
+    write(tmp_path, '/proc/1/comm', 'init\n')
+    assert detect(tmp_path)['eth0']['name'] == 'none'
+
+
+def test_networkd_order_first_match_wins_and_masks(tmp_path):
+    networkd_runs(tmp_path)
+    # 10-eth0 in /usr/lib is hidden by the same name in /etc (which does not match eth0)
+    write(tmp_path, '/usr/lib/systemd/network/10-eth0.network', '[Match]\nName=eth0\n')
+    write(tmp_path, '/etc/systemd/network/10-eth0.network', '[Match]\nName=nothing\n')
+    # 20-masked is masked by a link to /dev/null in /etc
+    write(tmp_path, '/usr/lib/systemd/network/20-masked.network', '[Match]\nName=eth*\n')
+    (tmp_path / 'etc/systemd/network/20-masked.network').symlink_to('/dev/null')
+    # 30-unmanaged comes first for eth1 and leaves it alone; 40-all would match it but networkd stops at the first
+    write(tmp_path, '/run/systemd/network/30-unmanaged.network', '[Match]\nName=eth1\n\n[Link]\nUnmanaged=yes\n')
+    write(tmp_path, '/lib/systemd/network/40-all.network', '[Match]\nName=*\n')
+    result = detect(tmp_path)
+    assert result['eth0']['detail'].startswith('systemd-networkd: /lib/systemd/network/40-all.network: [Match]'
+                                               ' Name=* (line 2)')
+    assert result['eth1'] == _managers.manager(
+        'networkd', False, 'systemd-networkd: /run/systemd/network/30-unmanaged.network: [Match] Name=eth1 (line 2)'
+        ' (systemd-networkd runs (pid 345)), with [Link] Unmanaged=yes')
+
+
+def test_networkd_sysfs_driver_for_driver_matches(tmp_path):
+    networkd_runs(tmp_path)
+    (tmp_path / 'sys/class/net/eth0/device').mkdir(parents=True)
+    (tmp_path / 'sys/class/net/eth0/device/driver').symlink_to('../../../bus/pci/drivers/e1000e')
+    write(tmp_path, '/etc/systemd/network/10-intel.network', '[Match]\nDriver=e1000*\n')
+    result = detect(tmp_path)
+    assert result['eth0']['name'] == 'networkd' and 'Driver=e1000* (line 2)' in result['eth0']['detail']
+    assert result['eth1']['name'] == 'none'  # no driver (a fake tree without its sysfs): Driver= cannot match
+
+
+def entries(text):
+    return _managers._unit_sections(text)
+
+
+@pytest.mark.parametrize('text, name, expected', [
+    ('[Match]\nName=eth0\n', 'eth0', True),
+    ('[Match]\nName=eth0\n', 'eth1', False),
+    ('[Match]\nName=wlan0 eth?\n', 'eth1', True),
+    ('[Match]\nName=!eth0\n', 'eth0', False),
+    ('[Match]\nName=!eth0\n', 'eth1', True),
+    ('[Match]\nName=!eth0 eth1\n', 'eth1', False),              # the ! inverts the whole list
+    ('[Match]\nName=eth0\nName=\nName=eth1\n', 'eth0', False),  # an empty assignment resets the list
+    ('[Match]\nName=eth0\nName=eth1\n', 'eth1', True),          # repeated lines add up
+    ('[Match]\nMACAddress=52-54-00-00-00-02\n', 'eth0', True),
+    ('[Match]\nMACAddress=52:54:00:00:00:03\n', 'eth1', True),
+    ('[Match]\nMACAddress=52:54:00:00:00:33\n', 'eth1', False),  # that is its permanent MAC
+    ('[Match]\nPermanentMACAddress=52:54:00:00:00:33\n', 'eth1', True),
+    ('[Match]\nType=ether\n', 'eth0', True),
+    ('[Match]\nType=ether\n', 'wlan0', False),
+    ('[Match]\nType=wlan\n', 'wlan0', True),
+    ('[Match]\nKind=bridge\n', 'kvmbr0', True),
+    ('[Match]\nKind=bridge\n', 'eth0', False),
+    ('[Match]\nName=eth0\nType=wlan\n', 'eth0', False),        # every condition must hold
+    ('[Match]\n', 'eth0', True),                               # no condition: every interface
+    ('[Network]\nDHCP=yes\n', 'eth0', True),
+    ('[Match]\nName=eth0\nPath=pci-*\n', 'eth0', None),        # Path= is not read here: maybe
+    ('[Match]\nName=eth1\nPath=pci-*\n', 'eth0', False),
+    ('[Match]\nName=eth0 \\\n  eth1\n', 'eth1', True),         # a continuation line
+])
+def test_networkd_match(text, name, expected):
+    assert _managers.networkd_match(entries(text), INTERFACES[name], None)[0] is expected
+
+
+# ---- NetworkManager profiles ---------------------------------------------------------------------------------------
+
+ETH0_PROFILE = ('[connection]\nid=Office\nuuid=aaaaaaaa-0000-0000-0000-000000000001\ntype=ethernet\n'
+                'interface-name=eth0\n\n[ipv4]\nmethod=auto\n')
+
+
+def test_a_profile_claims_when_networkmanager_is_installed_but_not_running(tmp_path):
+    write(tmp_path, '/etc/NetworkManager/system-connections/office.nmconnection', ETH0_PROFILE)
+    write(tmp_path, '/etc/NetworkManager/system-connections/by-mac.nmconnection',
+          '[connection]\nid=ByMac\ntype=ethernet\n[ethernet]\nmac-address=52:54:00:00:00:33\n')
+    write(tmp_path, '/etc/NetworkManager/system-connections/off.nmconnection',
+          '[connection]\nid=Off\ntype=ethernet\nautoconnect=false\ninterface-name=kvmbr0\n')
+    assert detect(tmp_path)['eth0']['name'] == 'none'  # NetworkManager is not installed: nothing reads them
+    write(tmp_path, '/usr/sbin/NetworkManager', '')
+    result = detect(tmp_path)
+    assert result['eth0'] == owner(
+        'networkmanager', "profile 'Office' (/etc/NetworkManager/system-connections/office.nmconnection:5,"
+        " interface-name=eth0) binds it (NetworkManager is installed but does not answer: nmcli not asked)")
+    assert "profile 'ByMac'" in result['eth1']['detail'] and 'mac-address=52:54:00:00:00:33' in result['eth1']['detail']
+    assert result['kvmbr0']['managed'] is None  # autoconnect=false: NetworkManager does not bring it up by itself
+
+
+def test_nmcli_names_the_active_profile(tmp_path):
+    write(tmp_path, '/etc/NetworkManager/system-connections/office.nmconnection', ETH0_PROFILE)
+    (tmp_path / 'run/NetworkManager').mkdir(parents=True, exist_ok=True)
+    nmcli = FakeNmcli(out='eth0:connected:ethernet:aaaaaaaa-0000-0000-0000-000000000001\n'
+                          'eth1:connected:ethernet:bbbbbbbb-0000-0000-0000-000000000002\n')
+    result = detect(tmp_path, nmcli, '/usr/bin/nmcli')
+    assert result['eth0'] == owner(
+        'networkmanager', "NetworkManager device, state connected (nmcli), active profile 'Office'"
+        " (/etc/NetworkManager/system-connections/office.nmconnection:5, interface-name=eth0)")
+    assert result['eth1']['detail'] == ('NetworkManager device, state connected (nmcli), active profile'
+                                        ' bbbbbbbb-0000-0000-0000-000000000002 (in memory or not a keyfile)')
+
+
+def test_unmanaged_by_networkmanager_profiles_do_not_claim(tmp_path):
+    """nmcli says unmanaged, or (not running) Debian's ifupdown plugin leaves an interface with a stanza alone:
+    a profile for it claims nothing."""
+    write(tmp_path, '/etc/NetworkManager/system-connections/office.nmconnection', ETH0_PROFILE)
+    write(tmp_path, '/etc/NetworkManager/NetworkManager.conf', '[main]\nplugins=ifupdown,keyfile\n\n[ifupdown]\n'
+          'managed=false\n')
+    write(tmp_path, '/etc/network/interfaces', 'auto eth0\niface eth0 inet dhcp\n')
+    assert detect(tmp_path)['eth0'] == owner('ifupdown', 'ifupdown stanza: iface eth0 inet dhcp'
+                                             ' (/etc/network/interfaces:2)')
+    write(tmp_path, '/etc/NetworkManager/conf.d/managed.conf', '[ifupdown]\nmanaged=true\n')
+    assert detect(tmp_path)['eth0']['name'] == 'conflict'  # managed=true: NetworkManager takes it as well
+    (tmp_path / 'run/NetworkManager').mkdir(parents=True, exist_ok=True)
+    result = detect(tmp_path, FakeNmcli(out='eth0:unmanaged:ethernet:\n'), '/usr/bin/nmcli')
+    assert result['eth0']['name'] == 'ifupdown'
+
+
+# ---- netplan -------------------------------------------------------------------------------------------------------
+
+def yaml_module():
+    return pytest.importorskip('yaml')
+
+
+CLOUD_INIT = """# written by cloud-init
+network:
+  version: 2
+  ethernets:
+    eth0:
+      dhcp4: true
+"""
+
+
+def test_netplan_by_name_default_renderer(tmp_path):
+    write(tmp_path, '/etc/netplan/50-cloud-init.yaml', CLOUD_INIT)
+    result = detect(tmp_path, yaml_module=yaml_module())
+    assert result['eth0'] == _managers.manager('netplan', True, (
+        "netplan: ethernets.eth0 at /etc/netplan/50-cloud-init.yaml:5 (by name), renderer networkd (netplan's"
+        " default)"), [_managers.claim('netplan', "netplan: ethernets.eth0 at /etc/netplan/50-cloud-init.yaml:5"
+                                                  " (by name), renderer networkd (netplan's default)")], 'networkd')
+    assert result['eth1']['name'] == 'none' and result['eth1']['renderer'] is None
+
+
+@pytest.mark.parametrize('text, name, expected', [
+    ('network:\n  ethernets:\n    lan:\n      match:\n        name: "eth*"\n', 'eth1', 'match: name eth*'),
+    ('network:\n  ethernets:\n    lan:\n      match:\n        name: "en*"\n', 'eth1', None),
+    # an unquoted MAC stays the string libyaml gives netplan (PyYAML's resolver would read 00:11:... as base 60)
+    ('network:\n  ethernets:\n    lan:\n      match:\n        macaddress: 52:54:00:00:00:33\n', 'eth1',
+     'match: macaddress 52:54:00:00:00:33'),
+    ('network:\n  ethernets:\n    lan:\n      match: {macaddress: "52:54:00:00:00:03"}\n', 'eth1',
+     'match: macaddress 52:54:00:00:00:03'),
+    ('network:\n  ethernets:\n    lan:\n      match: {macaddress: "52:54:00:00:00:04"}\n', 'eth1', None),
+    # renamed: the device now carries the set-name (the MAC of the match no longer needed)
+    ('network:\n  ethernets:\n    lan:\n      match: {name: enp3s0}\n      set-name: eth1\n', 'eth1',
+     'set-name: eth1'),
+    ('network:\n  ethernets:\n    lan:\n      match: {name: enp3s0}\n      set-name: eth1\n', 'eth0', None),
+    ('network:\n  ethernets:\n    lan:\n      match: {}\n', 'eth0', 'match: no condition (every device)'),
+    ('network:\n  ethernets:\n    lan:\n      match: {driver: [e1000e, "virtio*"]}\n', 'eth0', None),
+    ('network:\n  bridges:\n    kvmbr0:\n      interfaces: [eth0]\n', 'kvmbr0', 'by name'),
+    ('network:\n  ethernets:\n    eth0: {}\n', 'eth0', 'by name'),
+    ('network:\n  ethernets:\n    eth0:\n', 'eth0', 'by name'),
+    ('network:\n  wifis:\n    wlan0:\n      access-points: {}\n', 'wlan0', 'by name'),
+])
+def test_netplan_matches(tmp_path, text, name, expected):
+    write(tmp_path, '/etc/netplan/10-x.yaml', text)
+    config = _managers.netplan_config(str(tmp_path), yaml_module())
+    matched = [_managers.netplan_definition_matches(item, INTERFACES[name], None) for item in config['definitions']]
+    assert [how for found, how in matched if found] == ([expected] if expected else [])
+
+
+def test_netplan_driver_from_sysfs(tmp_path):
+    (tmp_path / 'sys/class/net/eth0/device').mkdir(parents=True)
+    (tmp_path / 'sys/class/net/eth0/device/driver').symlink_to('../../../bus/pci/drivers/virtio_net')
+    write(tmp_path, '/etc/netplan/10-x.yaml', 'network:\n  ethernets:\n    lan:\n      match:\n'
+          '        driver: ["e1000e", "virtio*"]\n')
+    result = detect(tmp_path, yaml_module=yaml_module())
+    assert result['eth0']['name'] == 'netplan' and 'match: driver virtio_net' in result['eth0']['detail']
+    assert result['eth1']['name'] == 'none'
+
+
+@pytest.mark.parametrize('files, renderer, source', [
+    ({}, 'networkd', "netplan's default"),
+    ({'/etc/netplan/01-nm.yaml': 'network:\n  renderer: NetworkManager\n'}, 'NetworkManager',
+     'network.renderer at /etc/netplan/01-nm.yaml:2'),
+    # a later file wins (99 after 50), at every level
+    ({'/etc/netplan/01-nm.yaml': 'network:\n  renderer: NetworkManager\n',
+      '/etc/netplan/99-back.yaml': 'network:\n  renderer: networkd\n'}, 'networkd',
+     'network.renderer at /etc/netplan/99-back.yaml:2'),
+    ({'/etc/netplan/60-type.yaml': 'network:\n  renderer: networkd\n  ethernets:\n    renderer: NetworkManager\n'},
+     'NetworkManager', 'ethernets.renderer at /etc/netplan/60-type.yaml:4'),
+    ({'/etc/netplan/60-dev.yaml': 'network:\n  ethernets:\n    renderer: networkd\n    eth0:\n'
+      '      renderer: NetworkManager\n'}, 'NetworkManager', 'ethernets.eth0'),
+    # a file of the same name in /run hides the one in /etc, which hides the one in /lib
+    ({'/lib/netplan/50-cloud-init.yaml': 'network:\n  renderer: NetworkManager\n'}, 'networkd', "netplan's default"),
+    ({'/run/netplan/50-cloud-init.yaml': CLOUD_INIT.replace('  version: 2\n', '  renderer: NetworkManager\n')},
+     'NetworkManager', 'network.renderer at /run/netplan/50-cloud-init.yaml:3'),
+])
+def test_netplan_renderer(tmp_path, files, renderer, source):
+    write(tmp_path, '/etc/netplan/50-cloud-init.yaml', CLOUD_INIT)
+    for path, text in files.items():
+        write(tmp_path, path, text)
+    result = detect(tmp_path, yaml_module=yaml_module())['eth0']
+    assert result['name'] == 'netplan' and result['renderer'] == renderer
+    assert result['detail'].endswith('renderer %s (%s)' % (renderer, source))
+
+
+def test_netplan_and_the_networkd_files_it_generated_are_one_claim(tmp_path):
+    write(tmp_path, '/etc/netplan/50-cloud-init.yaml', CLOUD_INIT)
+    networkd_runs(tmp_path)
+    write(tmp_path, '/run/systemd/network/10-netplan-eth0.network', '[Match]\nName=eth0\n\n[Network]\nDHCP=ipv4\n')
+    write(tmp_path, '/run/systemd/netif/links/2', 'ADMIN_STATE=configured\n'
+          'NETWORK_FILE=/run/systemd/network/10-netplan-eth0.network\n')
+    result = detect(tmp_path, yaml_module=yaml_module())['eth0']
+    assert result['name'] == 'netplan' and [item['name'] for item in result['claims']] == ['netplan']
+    assert result['renderer'] == 'networkd'
+    assert result['detail'].endswith('; systemd-networkd: ADMIN_STATE=configured,'
+                                     ' NETWORK_FILE=/run/systemd/network/10-netplan-eth0.network'
+                                     ' (/run/systemd/netif/links/2)')
+
+
+def test_netplan_and_the_networkmanager_profile_it_generated_are_one_claim(tmp_path):
+    write(tmp_path, '/etc/netplan/01-nm.yaml', 'network:\n  renderer: NetworkManager\n  ethernets:\n    eth0:\n'
+          '      dhcp4: true\n')
+    write(tmp_path, '/run/NetworkManager/system-connections/netplan-eth0.nmconnection',
+          '[connection]\nid=netplan-eth0\nuuid=cccccccc-0000-0000-0000-000000000003\ntype=ethernet\n'
+          'interface-name=eth0\n')
+    nmcli = FakeNmcli(out='eth0:connected:ethernet:cccccccc-0000-0000-0000-000000000003\n'
+                          'eth1:disconnected:ethernet:\n')
+    result = detect(tmp_path, nmcli, '/usr/bin/nmcli', yaml_module=yaml_module())
+    assert result['eth0']['name'] == 'netplan' and result['eth0']['renderer'] == 'NetworkManager'
+    assert result['eth0']['detail'].endswith(
+        "; NetworkManager runs its generated profile 'netplan-eth0' (/run/NetworkManager/system-connections/"
+        "netplan-eth0.nmconnection:5, interface-name=eth0) (state connected)")
+    # NM manages eth1 without any profile and netplan does not name it: NetworkManager's
+    assert result['eth1'] == owner('networkmanager', 'NetworkManager device, state disconnected (nmcli)')
+
+
+def test_netplan_with_networkmanager_managing_the_device_before_generate(tmp_path):
+    """netplan names eth0 for NetworkManager, NM manages eth0 but has no profile for it yet (netplan generate has
+    not run): one claim, netplan's."""
+    write(tmp_path, '/etc/netplan/01-nm.yaml', 'network:\n  renderer: NetworkManager\n  ethernets:\n    eth0: {}\n')
+    (tmp_path / 'run/NetworkManager').mkdir(parents=True)
+    result = detect(tmp_path, FakeNmcli(out='eth0:disconnected:ethernet:\n'), '/usr/bin/nmcli',
+                    yaml_module=yaml_module())['eth0']
+    assert result['name'] == 'netplan'
+    assert result['detail'].endswith('; NetworkManager device, state disconnected (nmcli), the renderer netplan'
+                                     ' generates for')
+
+
+def test_conflict_netplan_and_a_hand_written_networkmanager_profile(tmp_path):
+    write(tmp_path, '/etc/netplan/50-cloud-init.yaml', CLOUD_INIT)
+    write(tmp_path, '/etc/NetworkManager/system-connections/office.nmconnection', ETH0_PROFILE)
+    write(tmp_path, '/usr/sbin/NetworkManager', '')
+    result = detect(tmp_path, yaml_module=yaml_module())['eth0']
+    assert result['name'] == 'conflict' and result['managed'] is True and result['renderer'] == 'networkd'
+    assert [item['name'] for item in result['claims']] == ['netplan', 'networkmanager']
+    assert result['detail'] == (
+        "2 network stacks claim it and would fight over it: netplan (netplan: ethernets.eth0 at"
+        " /etc/netplan/50-cloud-init.yaml:5 (by name), renderer networkd (netplan's default)) and networkmanager"
+        " (profile 'Office' (/etc/NetworkManager/system-connections/office.nmconnection:5, interface-name=eth0)"
+        " binds it (NetworkManager is installed but does not answer: nmcli not asked)). Leave it to one of them"
+        " (remove the configuration of the other)")
+
+
+def test_netplan_for_networkd_makes_networkmanager_leave_the_device_alone(tmp_path):
+    """netplan generate writes unmanaged-devices for the devices it renders for networkd: a hand-written NM
+    profile for eth0 then claims nothing."""
+    write(tmp_path, '/etc/netplan/50-cloud-init.yaml', CLOUD_INIT)
+    write(tmp_path, '/etc/NetworkManager/system-connections/office.nmconnection', ETH0_PROFILE)
+    write(tmp_path, '/usr/sbin/NetworkManager', '')
+    write(tmp_path, '/run/NetworkManager/conf.d/netplan.conf', '[keyfile]\nunmanaged-devices+=interface-name:eth0,\n')
+    result = detect(tmp_path, yaml_module=yaml_module())['eth0']
+    assert result['name'] == 'netplan'
+
+
+@pytest.mark.parametrize('name, conflict', [('05-eth0.network', True), ('50-eth0.network', False)])
+def test_netplan_and_a_hand_written_network_file(tmp_path, name, conflict):
+    """networkd takes the first matching file: a hand-written one sorting before netplan's 10-netplan-eth0.network
+    (generated or still to be) overrides netplan (a conflict); one sorting after is never used."""
+    write(tmp_path, '/etc/netplan/50-cloud-init.yaml', CLOUD_INIT)
+    networkd_runs(tmp_path)
+    write(tmp_path, '/etc/systemd/network/' + name, '[Match]\nName=eth0\n')
+    result = detect(tmp_path, yaml_module=yaml_module())['eth0']
+    assert result['name'] == ('conflict' if conflict else 'netplan')
+    if conflict:
+        assert [item['name'] for item in result['claims']] == ['netplan', 'networkd']
+        assert '/etc/systemd/network/05-eth0.network: [Match] Name=eth0 (line 2)' in result['detail']
+
+
+def test_conflict_ifupdown_stanza_and_network_file(tmp_path):
+    write(tmp_path, '/etc/network/interfaces', 'auto eth0\niface eth0 inet dhcp\n')
+    networkd_runs(tmp_path)
+    write(tmp_path, '/etc/systemd/network/10-eth0.network', '[Match]\nName=eth0\n')
+    result = detect(tmp_path)['eth0']
+    assert result['name'] == 'conflict'
+    assert result['claims'] == [
+        _managers.claim('networkd', 'systemd-networkd: /etc/systemd/network/10-eth0.network: [Match] Name=eth0'
+                                    ' (line 2) (systemd-networkd runs (pid 345))'),
+        _managers.claim('ifupdown', 'ifupdown stanza: iface eth0 inet dhcp (/etc/network/interfaces:2)')]
+
+
+def test_netplan_without_pyyaml_searches_the_text(tmp_path):
+    write(tmp_path, '/etc/netplan/50-cloud-init.yaml', CLOUD_INIT)
+    write(tmp_path, '/etc/netplan/60-glob.yaml', 'network:\n  ethernets:\n    wan:\n      match:\n'
+          '        name: "wlan*"\n')
+    result = detect(tmp_path, yaml_module=None)
+    reason = 'PyYAML is not installed for the Python that runs the module'
+    assert result['eth0'] == owner('netplan', 'netplan: /etc/netplan/50-cloud-init.yaml:5 mentions eth0, but the file'
+                                   ' was not parsed (%s), so the renderer is unknown' % reason)
+    assert result['eth0']['renderer'] is None
+    assert result['wlan0']['name'] == 'netplan' and '60-glob.yaml:5 mentions wlan0' in result['wlan0']['detail']
+    # not mentioned: not claimed, but the answer says the files were not read
+    assert result['eth1']['name'] == 'none'
+    assert result['eth1']['detail'].endswith(
+        '; netplan file /etc/netplan/50-cloud-init.yaml was not read: %s; netplan file /etc/netplan/60-glob.yaml'
+        ' was not read: %s' % (reason, reason))
+
+
+def test_netplan_invalid_yaml_is_searched_as_text(tmp_path):
+    write(tmp_path, '/etc/netplan/50-broken.yaml', 'network:\n  ethernets:\n    eth0: [\n')
+    result = detect(tmp_path, yaml_module=yaml_module())
+    assert result['eth0']['name'] == 'netplan'
+    assert '50-broken.yaml:3 mentions eth0, but the file was not parsed (it is not valid YAML (' in \
+        result['eth0']['detail']
+
+
+def test_netplan_files_merge_in_order(tmp_path):
+    write(tmp_path, '/lib/netplan/10-base.yaml', 'network:\n  ethernets:\n    lan:\n      match: {name: "eth*"}\n')
+    write(tmp_path, '/etc/netplan/20-narrow.yaml', 'network:\n  ethernets:\n    lan:\n      match: {name: eth1}\n')
+    write(tmp_path, '/etc/netplan/30-other.yaml', 'network: [not, a, mapping]\n')
+    write(tmp_path, '/etc/netplan/README', 'network: {ethernets: {eth0: {}}}\n')  # not *.yaml
+    config = _managers.netplan_config(str(tmp_path), yaml_module())
+    assert config['files'] == ['/lib/netplan/10-base.yaml', '/etc/netplan/20-narrow.yaml',
+                               '/etc/netplan/30-other.yaml']
+    assert [(item['id'], item['match'], item['where']) for item in config['definitions']] == [
+        ('lan', {'name': 'eth1'}, ['/lib/netplan/10-base.yaml:3', '/etc/netplan/20-narrow.yaml:3'])]
+    result = detect(tmp_path, yaml_module=yaml_module())
+    assert result['eth0']['name'] == 'none' and result['eth1']['name'] == 'netplan'
+
+
+def test_every_interface_gets_the_same_keys(tmp_path):
+    write(tmp_path, '/etc/netplan/50-cloud-init.yaml', CLOUD_INIT)
+    for item in detect(tmp_path, yaml_module=yaml_module()).values():
+        assert set(item) == {'name', 'managed', 'detail', 'claims', 'renderer'}
