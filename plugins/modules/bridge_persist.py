@@ -13,8 +13,8 @@ short_description: Make a bridge and its port survive a reboot, through the host
 version_added: 0.1.0
 description:
   - Writes the configuration of one bridge with one port (the uplink) in the files of the network stack that owns
-    the host, so the stack builds the same bridge at boot: NetworkManager keyfiles, systemd-networkd C(.netdev) and
-    C(.network) files, an ifupdown stanza in C(/etc/network/interfaces.d/), or a netplan YAML file.
+    the host, so the stack builds the same bridge at boot (NetworkManager keyfiles, systemd-networkd C(.netdev) and
+    C(.network) files, an ifupdown stanza in C(/etc/network/interfaces.d/), or a netplan YAML file).
   - One desired state (O(bridge), O(port), O(addressing)) for every stack. Values are validated with the rules of
     M(kvmnet.bridge.linux_bridge) and M(kvmnet.bridge.bridge_port), so no value can carry a newline or a section
     header into a file. A value the chosen stack cannot express as asked is reported in RV(limits) with what the
@@ -59,7 +59,7 @@ options:
       mac:
         description:
           - MAC address of the bridge. Without it most stacks give the bridge a MAC of their own choosing at
-            boot (often the first port's, sometimes a random one): pin it, usually to the uplink's permanent MAC.
+            boot (often the first port's, sometimes a random one). Pin it, usually to the uplink's permanent MAC.
         type: str
       stp:
         description: Spanning Tree Protocol on the bridge.
