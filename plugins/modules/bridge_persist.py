@@ -160,7 +160,7 @@ options:
         type: str
   netplan_renderer:
     description:
-      - With O(backend=netplan), the renderer netplan generates for. V(networkd) or V(NetworkManager): the one
+      - With O(backend=netplan), the renderer netplan generates for. V(networkd) or V(NetworkManager), the one
         the host's netplan configuration uses (M(kvmnet.bridge.host_interfaces_info) reports it).
     type: str
     choices: [networkd, NetworkManager]
