@@ -358,10 +358,12 @@ def networkd_link(root, index):
     return values
 
 
-def networkd_state(root):
+def networkd_state(root, pid='ask'):
     """(in_use, words): whether systemd-networkd runs or is enabled (its .network files then apply), and how that
-    was told. /proc decides when it lists processes; else networkd's link state directory or an enabled unit."""
-    pid = process_running(root, NETWORKD_COMM)
+    was told. /proc decides when it lists processes; else networkd's link state directory or an enabled unit.
+    ``pid``: :func:`process_running`'s answer when the caller has it."""
+    if pid == 'ask':
+        pid = process_running(root, NETWORKD_COMM)
     enabled = sorted(glob.glob(_path(root, NETWORKD_UNIT_LINKS)))
     enabled_words = 'enabled (%s)' % _target(root, enabled[0]) if enabled else None
     if pid:
@@ -744,8 +746,8 @@ class _Host(object):
         self.specs, self.specs_source = nm_unmanaged_specs(root) if not_answering else ([], None)
         self.nm_ifupdown = nm_ifupdown_plugin(root) if not_answering else None
         self.nm_profiles = nm_profiles(root) if self.nm_installed or self.nm_devices is not None else []
-        self.networkd_in_use, self.networkd_words = networkd_state(root)
         self.networkd_running = process_running(root, NETWORKD_COMM)
+        self.networkd_in_use, self.networkd_words = networkd_state(root, self.networkd_running)
         self.networks = networkd_networks(root) if self.networkd_in_use else []
         self.stanzas, self.ports = ifupdown_config(root)
         self.netplan = netplan_config(root, yaml_module)

@@ -15,8 +15,8 @@ description:
   - Reads every interface of the host (or of the network namespace O(netns)) in one call. For each interface it
     returns its kind (wired NIC, wireless station, bridge, tap, veth, macvlan, loopback, other virtual device),
     MAC and permanent MAC, carrier and operational state, master, global addresses, whether a default route
-    leaves through it, whether it carries the Ansible connection, and which network manager owns it
-    (NetworkManager, systemd-networkd, an ifupdown stanza, or none).
+    leaves through it, whether it carries the Ansible connection, and which network stack owns it (netplan,
+    NetworkManager, systemd-networkd, ifupdown, none, or V(conflict) when two stacks claim it).
   - It also returns the decision a KVM bridge host needs, in RV(uplink). With O(uplink=auto) that is the wired
     NIC the bridge O(bridge) would take, why, and every other interface with the reason it was rejected. With
     an interface name it is the list of problems that make that interface unusable as a port of O(bridge).
@@ -24,8 +24,14 @@ description:
     or a port of another bridge. Among the wired NICs left, an existing port of O(bridge) wins (so a re-run
     keeps it), then a NIC that does not carry the Ansible connection, then one with carrier, then one without
     global addresses, then the lowest interface index.
-  - Read-only. One link dump, the addresses and the default routes over netlink, sysfs (in one process when
-    O(netns) is set) and, only when NetworkManager runs, one C(nmcli) call.
+  - Every network stack that would configure an interface makes a claim, listed in RV(interfaces.manager.claims) with
+    the file and line or the daemon state it comes from. Netplan claims what its YAML files name (by name, or by
+    C(match) and C(set-name)), NetworkManager what it manages or what one of its profiles binds, systemd-networkd
+    what its link state or the first matching C(.network) file gives it, ifupdown what an C(iface) stanza or a
+    C(bridge_ports) line names. Netplan and the files it generated for its renderer are one claim (netplan).
+  - Read-only, and no daemon is started. One link dump, the addresses and the default routes over netlink, sysfs
+    (in one process when O(netns) is set), configuration and state files, and, only when NetworkManager runs, one
+    C(nmcli) call.
 author:
   - kvmnet.bridge maintainers (@kvmnet)
 extends_documentation_fragment:
@@ -58,11 +64,15 @@ options:
     type: str
 notes:
   - Run as root (C(become=true)) to read a named network namespace.
-  - The network managers (NetworkManager, systemd-networkd, ifupdown) are detected only for the network
+  - The network stacks (netplan, NetworkManager, systemd-networkd, ifupdown) are detected only for the network
     namespace the module runs in (for example inside a machine reached with C(community.docker.nsenter)). With
     O(netns) they are not checked, because the managers of the host configure the host's own namespace.
   - The 4addr state of a wireless station comes from C(iw dev) (nl80211). It is V(null) when C(iw) is not
     installed.
+  - Netplan's YAML files are parsed with PyYAML when the Python that runs the module has it (netplan's own
+    package depends on it). Without it, or for a file that is not valid YAML, the file's text is searched for the
+    interface's name or MAC instead; the claim then says the file was not parsed, and RV(interfaces.manager.renderer)
+    is V(null).
 seealso:
   - module: kvmnet.bridge.bridge_port
   - module: kvmnet.bridge.linux_bridge
@@ -196,22 +206,57 @@ interfaces:
       type: bool
       sample: null
     manager:
-      description: The network manager that owns the interface.
+      description: The network stack that owns the interface, and every stack that claims it.
       type: dict
       contains:
         name:
-          description: V(networkmanager), V(networkd), V(ifupdown) or V(none).
+          description:
+            - The owner, V(netplan), V(networkmanager), V(networkd), V(ifupdown), V(none), or V(conflict) when two
+              independent stacks claim the interface (RV(interfaces.manager.detail) then names both claims).
+            - Without any claim, a stack that knows the device but leaves it alone (NetworkManager "unmanaged",
+              systemd-networkd C(ADMIN_STATE=unmanaged) or C(Unmanaged=yes)) is named with
+              RV(interfaces.manager.managed=false), and NetworkManager installed but not answering with
+              RV(interfaces.manager.managed=null).
           type: str
           sample: networkmanager
         managed:
-          description: Whether that manager manages it (V(false) for a device NetworkManager lists as
-            unmanaged), V(null) when unknown or V(none).
+          description: V(true) when a stack claims the interface (also for V(conflict)), V(false) for a stack that
+            leaves it alone, V(null) when unknown or V(none).
           type: bool
           sample: true
         detail:
-          description: Where the answer comes from.
+          description: Why, in words. For V(conflict) every claim with its reason.
           type: str
           sample: NetworkManager device, state connected (nmcli)
+        claims:
+          description:
+            - Every stack that claims the interface, in the order netplan, NetworkManager, systemd-networkd,
+              ifupdown. Empty when none does.
+            - A NetworkManager profile or a C(.network) file that netplan generated
+              (C(/run/NetworkManager/system-connections/netplan-*), C(/run/systemd/network/10-netplan-*.network))
+              is part of netplan's claim, not a claim of its own.
+          type: list
+          elements: dict
+          sample:
+            - name: netplan
+              detail: "netplan: ethernets.eth0 at /etc/netplan/50-cloud-init.yaml:5 (by name), renderer networkd
+                (netplan's default)"
+          contains:
+            name:
+              description: V(netplan), V(networkmanager), V(networkd) or V(ifupdown).
+              type: str
+              sample: netplan
+            detail:
+              description: The file and line, or the daemon state, the claim comes from.
+              type: str
+              sample: "netplan: ethernets.eth0 at /etc/netplan/50-cloud-init.yaml:5 (by name), renderer networkd
+                (netplan's default)"
+        renderer:
+          description: When netplan claims the interface, the renderer netplan generates its configuration for,
+            V(networkd) or V(NetworkManager) (from the device's, its type section's or the network's C(renderer),
+            netplan's default V(networkd)). V(null) otherwise, and when the netplan file could not be parsed.
+          type: str
+          sample: networkd
     notes:
       description: Facts that could not be told, with the reason (for example an unknown carrier).
       type: list

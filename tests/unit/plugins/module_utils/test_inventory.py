@@ -448,6 +448,7 @@ def test_inventory_with_a_namespace_does_not_check_managers():
     result = inventory(LINKS, ADDRESSES, ROUTES, SYSFS, None, None, 'eth1', 'kvmbr0', netns='lab')
     manager = result['interfaces']['eth0']['manager']
     assert manager['name'] == 'none' and manager['managed'] is None
+    assert manager['claims'] == [] and manager['renderer'] is None
     assert manager['detail'] == ("not checked: the network managers of this host configure its own network"
                                  " namespace, not 'lab'")
     assert result['connection']['how'] == 'default_route'
