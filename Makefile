@@ -1,7 +1,7 @@
 # Entry points for developers and CI. Every target is a thin wrapper over a script in scripts/ (see there).
 SHELL := /bin/bash
 
-.PHONY: bootstrap lint sanity unit integration molecule e2e test demo bench clean
+.PHONY: bootstrap lint sanity unit integration molecule e2e docs test demo bench clean
 
 # Debian packages + .venv and .venv-pyroute2-0.7 (fast when already done)
 bootstrap:
@@ -30,6 +30,10 @@ molecule: bootstrap
 # the seed scenario end to end: a libvirt/QEMU guest gets its DHCP lease through kvmbr0 (tests/e2e/run.sh)
 e2e: bootstrap
 	tests/e2e/run.sh
+
+# the documentation site (antsibull-docs + Sphinx) in build/docs-site/build/html/; fails on any warning
+docs: bootstrap
+	scripts/docs.sh
 
 # bootstrap + lint + sanity + unit + integration + e2e, with a summary of results and timings; non-zero on any failure
 test:

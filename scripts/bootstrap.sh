@@ -17,6 +17,7 @@
 #                                                         libvirt-python, ...)
 #   .venv-pyroute2-0.7    requirements/pyroute2-0.7.txt (ansible-core, pytest, pyroute2 0.7.2 as in Debian 12,
 #                                                         libvirt-python)
+#   .venv-docs            requirements/docs.txt         (antsibull-docs, Sphinx: the documentation site, make docs)
 # Collections the tests need besides this one (Galaxy is unreachable here, PyPI is not):
 #   build/collections/ansible_collections/community/docker   its `nsenter` connection reaches the namespace machines
 #     of the molecule scenarios (tests/machines/machine.sh). Taken from the `ansible` package on PyPI: the pinned
@@ -51,6 +52,8 @@ declare -A PKG_FOR=(
     [dnsmasq]=dnsmasq-base
     [pkg-config]=pkg-config  # building libvirt-python (PyPI) against libvirt-dev
     [gcc]=gcc
+    [dot]=graphviz       # topology pictures (make demo, linux_bridge_info's DOT output)
+    [chromium-headless-shell]=chromium-headless-shell  # make docs --check: the built module page in a real browser
 )
 # packages without a command of their own: checked by their dpkg status
 PKGS_BY_STATUS=(
@@ -117,6 +120,7 @@ make_venv() {
 
 make_venv .venv requirements/test.txt
 make_venv .venv-pyroute2-0.7 requirements/pyroute2-0.7.txt
+make_venv .venv-docs requirements/docs.txt
 
 # --- collections from PyPI ---------------------------------------------------------------------------------------
 # ansible 12.x is the community package for ansible-core 2.19 (the version pinned in requirements/); 12.3.0 carries

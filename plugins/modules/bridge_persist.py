@@ -28,7 +28,7 @@ description:
   - All or nothing. If a write, a command or the activation fails, every file is restored (content, mode, owner),
     new files are removed, each command is undone, and the stack is activated again on the restored files.
   - Which stack owns the host is detected by M(kvmnet.bridge.host_interfaces_info) (its C(manager) of the uplink);
-    the role M(kvmnet.bridge.kvm_bridge_host) does that and calls this module in its persist phase.
+    the role C(kvmnet.bridge.kvm_bridge_host) does that and calls this module in its persist phase.
 author:
   - kvmnet.bridge maintainers (@kvmnet)
 extends_documentation_fragment:
@@ -179,7 +179,6 @@ seealso:
   - module: kvmnet.bridge.linux_bridge
   - module: kvmnet.bridge.bridge_port
   - module: kvmnet.bridge.host_interfaces_info
-  - role: kvmnet.bridge.kvm_bridge_host
 '''
 
 EXAMPLES = r'''
