@@ -71,7 +71,6 @@ HANDOVER_WAIT = 1.0  # seconds to let autoconnect-slaves attach the port before 
 TIMER_RANGES = dict(forward_delay=(2, 30), hello_time=(1, 10), max_age=(6, 40), ageing_time=(0, 1000000))
 TIMER_KEYS = dict(forward_delay='forward-delay', hello_time='hello-time', max_age='max-age',
                   ageing_time='ageing-time')
-PORT_COST_MAX = 65535  # bridge-port.path-cost is 16 bits in libnm; the kernel takes 32
 # port attributes NetworkManager 1.42 has no setting for, with the kernel's default a new port gets
 UNSUPPORTED_PORT = dict(learning=True, unicast_flood=True, mcast_flood=True, bpdu_guard=False, root_block=False,
                         isolated=False, neigh_suppress=False)
@@ -194,7 +193,7 @@ class NetworkManagerBackend(_persist.Backend):
             _section('ethernet', []),
             _section('bridge-port', [
                 ('priority', port['priority']),
-                ('path-cost', None if port['cost'] is None else min(port['cost'], PORT_COST_MAX)),
+                ('path-cost', port['cost']),  # the model's range (1-65535) is libnm's too
                 ('hairpin-mode', _flag(port['hairpin'])),
             ]))
         conf = _text(
@@ -252,11 +251,6 @@ class NetworkManagerBackend(_persist.Backend):
                 why = ('NetworkManager accepts bridge.%s only within %d-%d s: %d s is written as %d s'
                        % (TIMER_KEYS[option], low, high, wanted // 100, kernel // 100))
             found.append(_persist.Limit('bridge.' + option, wanted, kernel, why))
-        if port['cost'] is not None and port['cost'] > PORT_COST_MAX:
-            found.append(_persist.Limit(
-                'port.cost', port['cost'], PORT_COST_MAX,
-                'NetworkManager keeps bridge-port.path-cost in 16 bits: %d is written as %d'
-                % (port['cost'], PORT_COST_MAX)))
         for option in sorted(UNSUPPORTED_PORT):
             default = UNSUPPORTED_PORT[option]
             if port[option] is not None and port[option] != default:
