@@ -537,6 +537,7 @@ class NetworkManagerBackend(_persist.Backend):
         paths = self.paths(model)
         bridge_uuid, port_uuid = profile_uuid(bridge['name']), profile_uuid(bridge['name'], port['name'])
         devices = self._devices(nmcli)
+        bridge_was_ours = devices.get(bridge['name'], ('', ''))[1] == bridge_uuid
 
         # the uplink runs another profile of NetworkManager's own: hand the device over without a detach
         port_state, port_active = devices.get(port['name'], ('', ''))
@@ -545,13 +546,14 @@ class NetworkManagerBackend(_persist.Backend):
             self._run([nmcli, 'device', 'set', port['name'], 'managed', 'no'], ran)
             self._run([nmcli, 'device', 'set', port['name'], 'managed', 'yes'], ran)
             handed_over = True
+            devices = self._devices(nmcli)  # the port may have autoconnected (and brought our bridge) meanwhile
 
         bridge_state, bridge_active = devices.get(bridge['name'], ('', ''))
         brought_up = False
         if bridge_active != bridge_uuid or 'externally' in bridge_state:
             self._run([nmcli, 'connection', 'up', bridge_uuid], ran)
             brought_up = True
-        elif paths['bridge'] in changed:
+        elif paths['bridge'] in changed and bridge_was_ours:  # else it came up with the loaded file just now
             self._run([nmcli, 'device', 'reapply', bridge['name']], ran)
 
         if brought_up or handed_over:

@@ -66,6 +66,7 @@ class FakeNM(object):
         self.fail = {}  # argv prefix (tuple) -> (rc, out, err)
         self.load_output = ''
         self.autoconnect_slaves = True  # con up of the bridge brings the port
+        self.autoconnect_on_manage = False  # managed yes: the port profile autoconnects (and brings its bridge)
         self.host = Host(self.run_command, self.root)
         self.put('/usr/bin/nmcli', mode=0o755)
         self.put('/usr/sbin/NetworkManager', mode=0o755)
@@ -131,6 +132,8 @@ class FakeNM(object):
             self.devices['eth0'] = ['unmanaged', '']
         elif args[:3] == ['device', 'set', 'eth0'] and args[3:] == ['managed', 'yes']:
             self.devices['eth0'] = ['disconnected', '']
+            if self.autoconnect_on_manage:
+                self.ours_active()
         return 0, '', ''
 
     def after_apply_phase(self, old_profile=None):
@@ -419,6 +422,14 @@ def test_activate_takes_over_the_apply_phase_bridge_and_hands_the_uplink_over(ba
         [NMCLI, 'connection', 'up', BRIDGE_UUID],
     ]
     assert nm.commands() == ran, 'no con up of the port: the bridge brought it (a second up would detach it)'
+
+
+def test_activate_does_not_re_activate_what_autoconnect_brought_after_the_hand_over(backend, nm):
+    nm.after_apply_phase(old_profile='u-name')
+    nm.autoconnect_on_manage = True
+    ran = backend.activate(model(), ALL)
+    assert ran[-1] == [NMCLI, 'device', 'set', 'eth0', 'managed', 'yes']
+    assert [NMCLI, 'connection', 'up', BRIDGE_UUID] not in nm.calls
 
 
 def test_activate_without_an_old_profile_needs_no_hand_over(backend, nm):
