@@ -348,10 +348,13 @@ class NetworkdBackend(_persist.Backend):
 
     def _wait_configured(self, model):
         """Wait until networkd runs the bridge and the port with our files (reload is asynchronous); refuse when
-        it does not within ACTIVATION_TIMEOUT, naming what it uses instead."""
+        it does not within ACTIVATION_TIMEOUT, naming what it uses instead (a file of higher precedence that
+        preflight could not judge, such as a [Match] on MACAddress= or Type=)."""
         paths = self.paths(model)
         wanted = {model['bridge']['name']: paths['network'], model['port']['name']: paths['port']}
         deadline = self.clock() + ACTIVATION_TIMEOUT
+        # a link that does not exist now (an uplink unplugged) gets our file when it appears: not waited for
+        wanted = dict((name, path) for name, path in wanted.items() if self.host.exists('/sys/class/net/' + name))
         while True:
             states = dict((name, self._link_state(name)) for name in wanted)
             pending = dict((name, state) for name, state in states.items()

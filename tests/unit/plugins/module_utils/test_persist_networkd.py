@@ -388,3 +388,11 @@ def test_activate_reports_a_failed_reload(fake):
 def test_activate_of_restored_files_only_reloads(fake):
     fake.install().daemon()  # no link state at all: a restore does not wait for our files
     assert backend(fake).activate(None, [NETDEV]) == [['/usr/bin/networkctl', 'reload']]
+
+
+def test_activate_does_not_wait_for_a_link_that_is_not_there(fake):
+    fake.install().daemon()
+    fake.link('kvmbr0', 5, NETWORK)  # the uplink is unplugged: no /sys/class/net/eth0
+    the_backend = backend(fake)
+    the_backend.sleep = lambda seconds: pytest.fail('waited for a missing link')
+    assert the_backend.activate(model(), [PORT_FILE]) == [['/usr/bin/networkctl', 'reload']]
