@@ -89,6 +89,11 @@ def _stanza_bridge_keys(bridge, port):
     flags = ['%s %s' % (word, _on(port[option])) for option, word in PORT_FLAGS if port.get(option) is not None]
     if flags:
         lines.append('post-up bridge link set dev %s %s' % (port['name'], ' '.join(flags)))
+    # bridge-utils sets addrgenmode none only on a port that was down when it joined; a NIC that was up before
+    # (brought up early at boot, or joined by the apply phase) keeps its IPv6 link-local: take it away
+    conf = '/proc/sys/net/ipv6/conf/%s' % port['name']
+    lines.append('post-up test ! -d %s || { ip link set dev %s addrgenmode none; ip -6 addr flush dev %s scope link; }'
+                 % (conf, port['name'], port['name']))
     return lines
 
 

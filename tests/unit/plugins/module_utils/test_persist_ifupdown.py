@@ -107,6 +107,8 @@ def test_render_the_vm_host_defaults():
         '    bridge_stp off\n'
         '    bridge_fd 0\n'
         '    bridge_maxwait 0\n'
+        '    post-up test ! -d /proc/sys/net/ipv6/conf/eth0 || { ip link set dev eth0 addrgenmode none;'
+        ' ip -6 addr flush dev eth0 scope link; }\n'
         '    post-up test ! -d /proc/sys/net/ipv6/conf/kvmbr0 || { echo 0 >/proc/sys/net/ipv6/conf/kvmbr0/accept_ra;'
         ' echo 0 >/proc/sys/net/ipv6/conf/kvmbr0/autoconf; }\n'
         '\n'
@@ -127,7 +129,9 @@ def test_render_every_bridge_and_port_field():
         'bridge_portprio eth0 40', 'bridge_vlan_aware yes', 'bridge_maxwait 0', 'mtu 9000',
         'post-up ip link set dev kvmbr0 type bridge mcast_snooping 0 group_fwd_mask 8',
         'post-up bridge link set dev eth0 hairpin on learning off flood on mcast_flood off guard on root_block off'
-        ' isolated on neigh_suppress off']
+        ' isolated on neigh_suppress off',
+        'post-up test ! -d /proc/sys/net/ipv6/conf/eth0 || { ip link set dev eth0 addrgenmode none;'
+        ' ip -6 addr flush dev eth0 scope link; }']
     assert options[-1].startswith('post-up test ! -d /proc/sys/net/ipv6/conf/kvmbr0 ')
 
 
