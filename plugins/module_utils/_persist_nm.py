@@ -492,6 +492,20 @@ class NetworkManagerBackend(_persist.Backend):
                 devices[fields[0]] = (fields[1], fields[2])
         return devices
 
+    def _devices_of_removed(self, nmcli, removed):
+        """The devices that run a profile loaded from one of the ``removed`` files, sorted."""
+        if not removed:
+            return []
+        rc, out, err = self.host.run([nmcli, '-t', '-f', 'DEVICE,FILENAME', 'connection', 'show', '--active'])
+        if rc != 0:
+            return []
+        found = set()
+        for line in out.splitlines():
+            fields = _managers.nmcli_split(line)
+            if len(fields) >= 2 and fields[0] and fields[1] in removed:
+                found.add(fields[0])
+        return sorted(found)
+
     def _profile_state(self, nmcli, uuid_):
         """GENERAL.STATE of a profile: 'activated', 'activating', ... or '' when it is not active."""
         rc, out, err = self.host.run([nmcli, '-g', 'GENERAL.STATE', 'connection', 'show', uuid_])
@@ -526,7 +540,15 @@ class NetworkManagerBackend(_persist.Backend):
             self._run([nmcli, 'general', 'reload', 'conf'], ran)
         keyfiles = [path for path in changed if path.startswith(CONNECTIONS_DIR + '/')]
         if keyfiles:
+            # loading a removed file drops its profile, and NetworkManager then deactivates it: the port would leave
+            # the bridge. Unmanaged for the load, the device keeps its kernel state (the runtime is the apply
+            # phase's; a removed stale or restored profile must not tear it down).
+            keep = self._devices_of_removed(nmcli, [path for path in keyfiles if not self.host.exists(path)])
+            for device in keep:
+                self._run([nmcli, 'device', 'set', device, 'managed', 'no'], ran)
             out = self._run([nmcli, 'connection', 'load'] + keyfiles, ran)
+            for device in keep:
+                self._run([nmcli, 'device', 'set', device, 'managed', 'yes'], ran)
             if 'Could not load' in out:
                 raise _persist.PersistError(
                     'NetworkManager refused a profile: %s. Check the file with NetworkManager\'s own parser'

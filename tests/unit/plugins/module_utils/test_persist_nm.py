@@ -112,6 +112,10 @@ class FakeNM(object):
             values = {'connection.interface-name': p['interface'],
                       '802-3-ethernet.mac-address': p['mac'].upper().replace(':', '\\:')}
             return 0, '\n'.join(values[key] for key in args[1].split(',')) + '\n', ''
+        if args == ['-t', '-f', 'DEVICE,FILENAME', 'connection', 'show', '--active']:
+            files = {BRIDGE_UUID: BRIDGE_FILE, PORT_UUID: PORT_FILE}
+            return 0, ''.join('%s:%s\n' % (name, files.get(uuid, '/run/NetworkManager/system-connections/x'))
+                              for name, (state, uuid) in sorted(self.devices.items()) if uuid), ''
         if args[:3] == ['-t', '-f', 'DEVICE,STATE,CON-UUID']:
             return 0, ''.join('%s:%s:%s\n' % (name, state, uuid)
                               for name, (state, uuid) in sorted(self.devices.items())), ''
@@ -133,7 +137,7 @@ class FakeNM(object):
         elif args[:3] == ['device', 'set', 'eth0'] and args[3:] == ['managed', 'yes']:
             self.devices['eth0'] = ['disconnected', '']
             if self.autoconnect_on_manage:
-                self.ours_active()
+                self.ours_active(files=False)
         return 0, '', ''
 
     def after_apply_phase(self, old_profile=None):
@@ -142,7 +146,11 @@ class FakeNM(object):
         self.devices['kvmbr0'] = ['connected (externally)', 'f0000000-0000-4000-8000-00000000000b']
         self.devices['eth0'] = ['connected', old_profile] if old_profile else ['connected (externally)', 'f0e']
 
-    def ours_active(self):
+    def ours_active(self, files=True):
+        """Our profiles run on bridge and port; ``files``: their keyfiles exist (else they were just removed)."""
+        for path in (BRIDGE_FILE, PORT_FILE):
+            if files and not os.path.exists(self.host.path(path)):
+                self.put(path, '# %s\n' % MARKER, 0o600)
         self.active.update({BRIDGE_UUID: 'activated', PORT_UUID: 'activated'})
         self.devices.update(kvmbr0=['connected', BRIDGE_UUID], eth0=['connected', PORT_UUID])
 
@@ -498,6 +506,14 @@ def test_activate_of_restored_files_only_reloads(backend, nm):
     nm.after_apply_phase()
     assert backend.activate(None, ALL) == [[NMCLI, 'general', 'reload', 'conf'],
                                            [NMCLI, 'connection', 'load', BRIDGE_FILE, PORT_FILE]]
+
+
+def test_activate_keeps_the_kernel_state_when_an_active_profile_file_is_removed(backend, nm):
+    nm.ours_active(files=False)  # a restore removed the files this run had created
+    assert backend.activate(None, [BRIDGE_FILE, PORT_FILE]) == [
+        [NMCLI, 'device', 'set', 'eth0', 'managed', 'no'], [NMCLI, 'device', 'set', 'kvmbr0', 'managed', 'no'],
+        [NMCLI, 'connection', 'load', BRIDGE_FILE, PORT_FILE],
+        [NMCLI, 'device', 'set', 'eth0', 'managed', 'yes'], [NMCLI, 'device', 'set', 'kvmbr0', 'managed', 'yes']]
 
 
 def test_version_parsing():
