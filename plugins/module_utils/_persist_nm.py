@@ -560,6 +560,7 @@ class NetworkManagerBackend(_persist.Backend):
         bridge_uuid, port_uuid = profile_uuid(bridge['name']), profile_uuid(bridge['name'], port['name'])
         devices = self._devices(nmcli)
         bridge_was_ours = devices.get(bridge['name'], ('', ''))[1] == bridge_uuid
+        port_was_ours = devices.get(port['name'], ('', ''))[1] == port_uuid
 
         # the uplink runs another profile of NetworkManager's own: hand the device over without a detach
         port_state, port_active = devices.get(port['name'], ('', ''))
@@ -584,7 +585,7 @@ class NetworkManagerBackend(_persist.Backend):
             state = self._profile_state(nmcli, port_uuid)
         if state not in ('activated', 'activating'):
             self._run([nmcli, 'connection', 'up', port_uuid], ran)
-        elif paths['port'] in changed and not self._port_matches_kernel(port):
+        elif paths['port'] in changed and port_was_ours and not self._port_matches_kernel(port):
             argv = [nmcli, 'device', 'reapply', port['name']]
             rc, out, err = self.host.run(argv)
             ran.append(argv)

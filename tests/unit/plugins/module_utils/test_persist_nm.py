@@ -476,6 +476,13 @@ def test_activate_reactivates_a_changed_port_when_reapply_cannot(backend, nm):
         [NMCLI, 'device', 'reapply', 'eth0'], [NMCLI, 'connection', 'up', PORT_UUID]]
 
 
+def test_activate_does_not_touch_a_port_that_just_came_up_with_the_new_file(backend, nm):
+    nm.after_apply_phase()
+    nm.put('/sys/class/net/eth0/brport/priority', '32\n')  # read-only /sys: NetworkManager could not write 9
+    ran = backend.activate(model(port=dict(priority=9)), ALL)
+    assert ran[-1] == [NMCLI, 'connection', 'up', BRIDGE_UUID]
+
+
 def test_activate_with_nothing_changed_and_all_active_runs_nothing(backend, nm):
     nm.ours_active()
     assert backend.activate(model(), []) == []
