@@ -3,6 +3,11 @@
 # with the renderer's own parser. Runs inside the machine (it starts a throwaway networkd in private namespaces).
 #
 #   tests/persist/validate_netplan.sh [ROOT]     ROOT: where {lib,etc,run}/netplan are read (default /)
+#   tests/persist/validate_netplan.sh --self-test [FILE]
+#                                               the validator must refuse broken copies of FILE (default: the
+#                                               /etc/netplan/60-kvmnet-*.yaml there is): an unknown key (netplan's
+#                                               parser), a time only networkd rejects (networkd's parser), mode 0644
+#                                               (netplan's warning); exit 0 when all three are refused as expected
 #
 # exit 0: clean; 1: a problem (printed, with the offending output); 2: usage or a missing program.
 # 1. netplan's strict offline parser: the *.yaml of ROOT/lib/netplan, ROOT/etc/netplan and ROOT/run/netplan (modes
@@ -19,8 +24,41 @@
 # Prints one line per stage and "netplan valid (N files, M rendered) in S s".
 set -euo pipefail
 
-ROOT="${1:-/}"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+if [[ "${1:-}" == --self-test ]]; then
+    file="${2:-}"
+    if [[ -z "$file" ]]; then
+        for file in /etc/netplan/60-kvmnet-*.yaml; do break; done
+    fi
+    [[ -f "$file" ]] || { echo "validate_netplan --self-test: no file to break (${file:-none})" >&2; exit 2; }
+    if ! grep -q '^ *stp: ' "$file" || ! grep -q '^ *hello-time: ' "$file"; then
+        echo "validate_netplan --self-test: $file has no stp and hello-time to break" >&2
+        exit 2
+    fi
+    work="$(mktemp -d /tmp/kvmnet-netplan-selftest.XXXXXX)"
+    trap 'rm -rf "$work"' EXIT
+    broken=0
+    # name, sed expression, mode, the refusal it must print
+    while IFS='|' read -r what expr mode needle; do
+        rm -rf "$work/root"
+        mkdir -p "$work/root/etc/netplan"
+        sed -E "$expr" "$file" >"$work/root/etc/netplan/${file##*/}"
+        chmod "$mode" "$work/root/etc/netplan/${file##*/}"
+        if "$0" "$work/root" >"$work/out" 2>&1; then
+            echo "self-test: $what: ACCEPTED (must be refused):"; cat "$work/out"; broken=1
+        elif ! grep -q -- "$needle" "$work/out"; then
+            echo "self-test: $what: refused without \"$needle\":"; cat "$work/out"; broken=1
+        else
+            echo "self-test: $what: refused ($needle)"
+        fi
+    done <<'CASES'
+unknown key|s/^( *)stp: /\1stpp: /|0600|unknown key 'stpp'
+time networkd cannot parse|s/^( *)hello-time: .*/\1hello-time: "3x"/|0600|ignoring: 3x
+readable by others|s/^x//|0644|are too open
+CASES
+    exit "$broken"
+fi
+ROOT="${1:-/}"
 NETWORKD=/lib/systemd/systemd-networkd
 fail() { printf 'validate_netplan: %s\n' "$*"; exit 1; }
 need() { command -v "$1" >/dev/null || { printf 'validate_netplan: %s is not installed\n' "$1" >&2; exit 2; }; }
