@@ -229,7 +229,7 @@ class NetworkdBackend(_persist.Backend):
         bridge, port = model['bridge']['name'], model['port']['name']
         ours = self._ours()
         groups = set(item[1] for item in ours if item[1] == bridge or item[2] == port)
-        return sorted(path for path, group, _ in ours if group in groups and path not in wanted)
+        return sorted(item[0] for item in ours if item[1] in groups and item[0] not in wanted)
 
     # ---- read-only checks --------------------------------------------------------------------------------------
 

@@ -210,8 +210,8 @@ def test_stale_finds_the_old_uplink_and_the_old_bridge_name(fake):
     fake.put(DIR + '/05-kvmnet-other.netdev', ours('other', 'eth7'))  # another bridge, another uplink: kept
     fake.put(DIR + '/05-kvmnet-hand.network', '# kvmnet: bridge=kvmbr0 port=eth0\n')  # no marker: not ours
     fake.put(DIR + '/05-kvmnet-kvmbr0.conf', ours('kvmbr0', 'eth0'))  # not a networkd file
-    assert backend(fake).stale(model()) == [DIR + '/05-kvmnet-kvmbr0-port-eth1.network',
-                                           DIR + '/05-kvmnet-oldbr.netdev', DIR + '/05-kvmnet-oldbr.network']
+    assert backend(fake).stale(model()) == [
+        DIR + '/05-kvmnet-kvmbr0-port-eth1.network', DIR + '/05-kvmnet-oldbr.netdev', DIR + '/05-kvmnet-oldbr.network']
 
 
 def test_stale_is_empty_on_a_fresh_host(fake):
