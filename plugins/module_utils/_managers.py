@@ -414,11 +414,13 @@ def networkd_networks(root):
 
 
 _NETWORKD_LISTS = ('Name', 'Type', 'Kind', 'Driver', 'MACAddress', 'PermanentMACAddress')
+_NETWORKD_WIRELESS = ('SSID', 'BSSID', 'WLANInterfaceType')
 
 
 def networkd_match(entries, facts, driver):
     """Whether a .network file's [Match] matches the interface: (True|False|None, words). None: every condition
-    read here holds but one that is not read (Path=, Property=, Host=...) could still decide it."""
+    read here holds but one that is not read (Path=, Property=, Host=...) could still decide it. ``driver``: the
+    sysfs driver; a software device's driver is its kind (veth, bridge, tun), as ethtool reports it."""
     lists, unread, lines = {}, [], {}
     for section, key, value, line in entries:
         if section != 'Match':
@@ -434,9 +436,11 @@ def networkd_match(entries, facts, driver):
                 words = ['!' + word.lstrip('!') for word in words]
             lists.setdefault(key, []).extend(words)
             lines.setdefault(key, line)
+        elif key in _NETWORKD_WIRELESS and facts['kind'] != 'wireless':
+            return False, None  # only a wireless interface has an SSID, a BSSID or a wireless interface type
         else:
             unread.append('%s=%s' % (key, value))
-    values = dict(Name=facts['name'], Kind=facts.get('link_kind'), Driver=driver,
+    values = dict(Name=facts['name'], Kind=facts.get('link_kind'), Driver=driver or facts.get('link_kind'),
                   Type=NETWORKD_TYPES.get(facts['kind'], facts.get('link_kind') or 'ether'))
     said = []
     for key in ('Name', 'Type', 'Kind', 'Driver'):

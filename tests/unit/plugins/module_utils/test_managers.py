@@ -334,6 +334,11 @@ def entries(text):
     ('[Match]\nName=eth0\nPath=pci-*\n', 'eth0', None),        # Path= is not read here: maybe
     ('[Match]\nName=eth1\nPath=pci-*\n', 'eth0', False),
     ('[Match]\nName=eth0 \\\n  eth1\n', 'eth1', True),         # a continuation line
+    ('[Match]\nType=wlan\nWLANInterfaceType=ad-hoc\n', 'wlan0', None),   # systemd's 80-wifi-adhoc.network
+    ('[Match]\nWLANInterfaceType=ad-hoc\n', 'eth0', False),   # only a wireless interface has one
+    ('[Match]\nSSID=home\n', 'kvmbr0', False),
+    ('[Match]\nName=vz-*\nDriver=bridge\n', 'kvmbr0', False),   # systemd's 80-container-vz.network
+    ('[Match]\nName=kvm*\nDriver=bridge\n', 'kvmbr0', True),    # a software device's driver is its kind
 ])
 def test_networkd_match(text, name, expected):
     assert _managers.networkd_match(entries(text), INTERFACES[name], None)[0] is expected
