@@ -143,8 +143,10 @@ report() {
     fi
     printf '%-45s %-7s %7ss  verify: %-22s log: build/logs/molecule-%s.log\n' "$dir" \
         "$( ((rc == 0)) && echo passed || echo FAILED)" "$secs" "$verified" "$id"
-    # figures the scenario's tests measured (kvmnet_testinfra's `figures` fixture)
-    sed -n 's/^kvmnet figure: /    /p' "build/logs/molecule-$id.log" 2>/dev/null || true
+    # figures the scenario measured: lines "kvmnet figure: TEXT" of kvmnet_testinfra's `figures` fixture, and the
+    # same text inside a debug task's msg (the persistence harness: msg: 'kvmnet figure: replay ...')
+    sed -n -e 's/^kvmnet figure: /    /p' -e "s/^ *msg: [\"']kvmnet figure: \([^\"']*\)[\"']\$/    \1/p" \
+        "build/logs/molecule-$id.log" 2>/dev/null || true
     return "$rc"
 }
 
