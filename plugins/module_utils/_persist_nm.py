@@ -196,11 +196,9 @@ class NetworkManagerBackend(_persist.Backend):
                 ('path-cost', port['cost']),  # the model's range (1-65535) is libnm's too
                 ('hairpin-mode', _flag(port['hairpin'])),
             ]))
-        conf = _text(
-            model,
-            _section('keyfile', [('unmanaged-devices+', ';'.join('interface-name:' + pattern
-                                                                  for pattern in TAP_PATTERNS))]),
-            _section('main', [('no-auto-default+', 'interface-name:' + port['name'])]))
+        taps = ';'.join('interface-name:' + pattern for pattern in TAP_PATTERNS)
+        conf = _text(model, _section('keyfile', [('unmanaged-devices+', taps)]),
+                     _section('main', [('no-auto-default+', 'interface-name:' + port['name'])]))
         return [_persist.PersistFile(paths['bridge'], bridge_file, KEYFILE_MODE),
                 _persist.PersistFile(paths['port'], port_file, KEYFILE_MODE),
                 _persist.PersistFile(paths['conf'], conf, CONF_MODE)]
@@ -298,7 +296,7 @@ class NetworkManagerBackend(_persist.Backend):
         bridge, port = model['bridge']['name'], model['port']['name']
         ours = self._ours()
         groups = set(item[1] for item in ours if item[1] == bridge or item[2] == port)
-        return sorted(path for path, group, _ in ours if group in groups and path not in wanted)
+        return sorted(item[0] for item in ours if item[1] in groups and item[0] not in wanted)
 
     # ---- read-only checks --------------------------------------------------------------------------------------
 

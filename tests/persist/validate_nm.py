@@ -1,10 +1,9 @@
-#!/usr/bin/python3
 # Copyright (c) kvmnet.bridge contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Strict check of NetworkManager keyfiles with NetworkManager's own parser (libnm), without a daemon.
 
-    validate_nm.py [--no-owner-check] FILE.nmconnection...   exit 0: every file is clean; 1: problems (one line each
-                                                             on stdout, FILE: problem); 2: usage or libnm missing
+    /usr/bin/python3 validate_nm.py [--no-owner-check] FILE.nmconnection...
+        exit 0: every file is clean; 1: problems (one line each on stdout, FILE: problem); 2: usage or libnm missing
 
 NetworkManager's daemon drops invalid values and unknown keys silently when it loads a keyfile, and `nmcli con load`
 exits 0 even when it could not load the file (LAB-NOTES), so neither of them validates. This script uses libnm, the
@@ -109,8 +108,8 @@ def check_file(path, GLib, NM, classes, owner_check=True):
             continue
         for key in keyfile.get_keys(group)[0]:
             if not key_allowed(group, key, properties):
-                problems.append('[%s] %s: no such property of the %s setting' % (group, key,
-                                                                               ALIASES.get(group, group)))
+                problems.append('[%s] %s: no such property of the %s setting'
+                                % (group, key, ALIASES.get(group, group)))
 
     warnings = []
 

@@ -173,8 +173,8 @@ def backend(nm):
 
 def test_render_writes_three_files_with_modes_and_the_marker(backend):
     files = backend.render(model())
-    assert [(item.path, item.mode) for item in files] == [(BRIDGE_FILE, 0o600), (PORT_FILE, 0o600),
-                                                         (CONF_FILE, 0o644)]
+    assert [(item.path, item.mode) for item in files] == [
+        (BRIDGE_FILE, 0o600), (PORT_FILE, 0o600), (CONF_FILE, 0o644)]
     for item in files:
         assert item.content.splitlines()[:2] == ['# ' + MARKER, '# kvmnet: bridge=kvmbr0 port=eth0']
         assert item.content.endswith('\n') and not item.content.endswith('\n\n')
