@@ -208,14 +208,14 @@ class IfupdownBackend(_persist.Backend):
         if text is None:
             return
         yield path, text
-        for _, words in logical_lines(text):
+        for dummy, words in logical_lines(text):
             if words[0] in ('source', 'source-directory') and len(words) >= 2:
                 for included in self._includes(path, words[0], words[1], ours)[0]:
                     yield from self._walk(ours, included, seen)
 
     def _sources_directory(self, ours):
         for path, text in self._walk(ours):
-            for _, words in logical_lines(text):
+            for dummy, words in logical_lines(text):
                 if words[0] in ('source', 'source-directory') and len(words) >= 2:
                     if self._includes(path, words[0], words[1], ours)[1]:
                         return True
@@ -278,7 +278,7 @@ class IfupdownBackend(_persist.Backend):
                 % (MAIN, file_name(bridge), bridge, DIRECTORY, DIRECTORY, MAIN), path=MAIN)
         shared = [item for item in self._foreign(model) if item[1] == 'shared']
         if shared:
-            path, _, name, numbers, text = shared[0]
+            path, dummy, name, numbers, text = shared[0]
             raise _persist.PersistError(
                 'ifupdown backend: %s:%d "%s" brings %s up together with other interfaces, and a line cannot be'
                 ' disabled for one of them: at boot ifupdown would configure %s outside the bridge. Split the'
@@ -300,12 +300,13 @@ class IfupdownBackend(_persist.Backend):
         by_path = {}
         for path, kind, name, numbers, text in self._foreign(model):
             if kind != 'shared':
-                by_path.setdefault(path, []).append((name, numbers, text))
+                by_path.setdefault(path, []).append(dict(name=name, numbers=numbers, text=text))
         commands = []
         for path in sorted(by_path):
-            numbers = sorted(set(n for _, found, _ in by_path[path] for n in found))
-            texts = '; '.join(text for _, _, text in by_path[path])
-            names = ' and '.join(sorted(set(name for name, _, _ in by_path[path])))
+            found = by_path[path]
+            numbers = sorted(set(number for item in found for number in item['numbers']))
+            texts = '; '.join(item['text'] for item in found)
+            names = ' and '.join(sorted(set(item['name'] for item in found)))
             commands.append(_persist.Command(
                 ['sed', '-i'] + [arg for n in numbers for arg in ('-e', '%ds/^/%s/' % (n, DISABLED))] + [path],
                 undo=['sed', '-i'] + [arg for n in numbers for arg in ('-e', '%ds/^%s//' % (n, _DISABLED_RE))]
@@ -322,7 +323,7 @@ class IfupdownBackend(_persist.Backend):
         return bool(self.host.which('ifup')) and self.host.exists('/run/network/ifstate')
 
     def _configured(self, name):
-        rc, out, _ = self.host.run([self.host.which('ifquery') or 'ifquery', '--state', name])
+        rc, out, dummy = self.host.run([self.host.which('ifquery') or 'ifquery', '--state', name])
         return rc == 0 and any(line.split('=')[0] == name for line in out.splitlines())
 
     def _dhclient(self, name):
@@ -350,9 +351,9 @@ class IfupdownBackend(_persist.Backend):
         rc, out, err = self.host.run(argv)
         ran.append(argv)
         if rc != 0 or err.strip() or 'bridge_ports' not in out:
+            problem = (err or out).strip() or 'no bridge_ports'
             raise _persist.PersistError(
-                'ifupdown refused the stanza of %s (%s rc %d): %s' % (name, ' '.join(argv), rc,
-                                                                     (err or out).strip() or 'no bridge_ports'),
+                'ifupdown refused the stanza of %s (%s rc %d): %s' % (name, ' '.join(argv), rc, problem),
                 rc=rc, stderr=err)
         for interface, wanted in ((port, False), (name, model['addressing']['mode'] == 'dhcp')):
             pidfile = self._dhclient(interface)
