@@ -1,32 +1,104 @@
 #!/usr/bin/env bash
-# `make demo`: the main job on the built-in lab. Until the full lab exists (router, DHCP, guest), it converges a
-# KVM-host bridge with kvmnet.bridge.linux_bridge inside a throwaway network namespace, shows the bridge and the
-# module's operations, runs the same playbook again to show changed=0, and removes the namespace (also on failure).
-# Never touches the root network namespace.
+# `make demo`: the built-in lab. A thin wrapper over the lab's playbooks (docs/lab.md):
+#
+#   scripts/demo.sh            bootstrap, then playbooks/lab.yml: namespace machines internet, router (dnsmasq) and
+#                              laptop (own uplink wlan0, wired eth0 on the router's LAN, libvirtd, a tiny guest), the
+#                              fleet playbook kvmnet.bridge.kvm_bridge against the laptop, the five observations,
+#                              the picture; then playbooks/lab_destroy.yml removes the lab (also after a failure or
+#                              Ctrl-C). Exit status: the lab's (non-zero when an observation fails).
+#   KEEP=1 scripts/demo.sh     keep the lab afterwards, to look around (see docs/lab.md), then:
+#   scripts/demo.sh clean      remove it (playbooks/lab_destroy.yml; `make demo-clean`)
+#
+# Root, this machine's kind (Debian 12). Nothing happens in the root network namespace: the machines have their own
+# namespaces (tests/machines/machine.sh); scripts/root-netns-guard.sh proves the root namespace unchanged at the end.
+# The report, the picture and the full Ansible log stay in build/demo/ (report.txt, topology.{dot,svg,png}, lab.log).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-scripts/bootstrap.sh
-scripts/collection-tree.sh >/dev/null
+STATE="$ROOT/build/demo"
+INVENTORY="$STATE/inventory.yml"
+usage() { echo "usage: $0 [clean]   (KEEP=1 $0 keeps the lab)" >&2; exit 2; }
+[[ $# -le 1 ]] || usage
+ACTION="${1:-run}"
+[[ "$ACTION" == run || "$ACTION" == clean ]] || usage
+[[ $(id -u) -eq 0 ]] || { echo "demo: needs root (namespaces, libvirtd, QEMU)" >&2; exit 1; }
 
-# Runs inside the instance (scripts/netns-instance.sh exports KVMNET_NETNS).
-# shellcheck disable=SC2016
-INSIDE='
-set -euo pipefail
-export ANSIBLE_COLLECTIONS_PATH="$PWD/build" ANSIBLE_PYTHON_INTERPRETER="$PWD/.venv/bin/python"
-export ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false ANSIBLE_FORCE_COLOR="${ANSIBLE_FORCE_COLOR:-0}"
-for run in first second; do
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}'; }
+say() { printf '[demo] %s\n' "$*"; }
+
+# The lab runs on its own copy of the collection (build/demo/collection, made from scripts/collection-tree.sh's copy
+# at the start), so a build/ansible_collections refreshed by another run meanwhile cannot change it under the lab.
+export ANSIBLE_COLLECTIONS_PATH="$STATE/collection:$ROOT/build/collections"
+export ANSIBLE_CALLBACK_RESULT_FORMAT=yaml ANSIBLE_DISPLAY_SKIPPED_HOSTS=false
+export ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false ANSIBLE_RETRY_FILES_ENABLED=false
+[[ -t 1 ]] || export ANSIBLE_NOCOLOR=1
+
+# playbook NAME: ansible-playbook -i the lab's inventory playbooks/NAME, its output to the terminal and to LOG
+LOG="$STATE/lab.log"
+playbook() {
+    "$ROOT/.venv/bin/ansible-playbook" -i "$INVENTORY" "$ROOT/playbooks/$1" 2>&1 | tee -a "$LOG"
+}
+
+T0=$(now)
+mkdir -p "$STATE"
+if [[ "$ACTION" == clean ]]; then
+    : >"$LOG"
+    [[ -f "$INVENTORY" ]] || printf '# no lab is up\nall: {}\n' >"$INVENTORY"
+    playbook lab_destroy.yml >/dev/null || { echo "demo clean: FAILED (see $LOG)" >&2; exit 1; }
+    say "lab removed in $(since "$T0") s"
+    exit 0
+fi
+
+t=$(now)
+scripts/bootstrap.sh
+src="$(scripts/collection-tree.sh)"
+rm -rf "$STATE/collection"
+mkdir -p "$STATE/collection/ansible_collections/kvmnet"
+cp -a "$src" "$STATE/collection/ansible_collections/kvmnet/bridge"
+say "bootstrap and collection copy: $(since "$t") s"
+
+: >"$LOG"
+# the lab writes its inventory during the run; until then an empty one (no parse warning)
+[[ -f "$INVENTORY" ]] || printf '# no lab is up\nall: {}\n' >"$INVENTORY"
+rm -f "$STATE/report.txt" "$STATE"/topology.*
+GUARD="$STATE/root-netns.json"
+scripts/root-netns-guard.sh snapshot "$GUARD"
+
+finish() {
+    local rc=$? t
+    trap - EXIT INT TERM
+    if [[ -n "${KEEP:-}" && "${KEEP}" != 0 ]]; then
+        say "KEEP=1: the lab stays up (machines in $STATE/machines, inventory $INVENTORY); remove it with" \
+            "scripts/demo.sh clean (make demo-clean)"
+    else
+        t=$(now)
+        if playbook lab_destroy.yml >/dev/null; then
+            say "lab removed in $(since "$t") s"
+        else
+            say "removing the lab FAILED (see $LOG); try again: scripts/demo.sh clean"
+            rc=1
+        fi
+    fi
+    if ! scripts/root-netns-guard.sh check "$GUARD"; then
+        say "the root network namespace changed (diff above)"
+        rc=1
+    fi
+    rm -f "$GUARD"
+    if [[ -f "$STATE/report.txt" ]]; then
+        echo
+        cat "$STATE/report.txt"
+    fi
     echo
-    echo "===== ${run} run of kvmnet.bridge.bridge_demo in network namespace ${KVMNET_NETNS} ====="
-    .venv/bin/ansible-playbook kvmnet.bridge.bridge_demo -e "bridge_demo_netns=${KVMNET_NETNS}" | tee "/tmp/${KVMNET_NETNS}.${run}.log"
-done
-first=$(grep -Eo "changed=[0-9]+" "/tmp/${KVMNET_NETNS}.first.log" | head -n1)
-second=$(grep -Eo "changed=[0-9]+" "/tmp/${KVMNET_NETNS}.second.log" | head -n1)
-rm -f "/tmp/${KVMNET_NETNS}".*.log
-echo
-echo "demo: first run ${first}, second run ${second} (idempotent: nothing left to do)"
-[[ "$first" == "changed=1" && "$second" == "changed=0" ]]
-'
-scripts/netns-instance.sh demo -- bash -c "$INSIDE"
+    say "full log: $LOG"
+    say "total $(since "$T0") s; $( ((rc == 0)) && echo "demo passed" || echo "demo FAILED (exit $rc)")"
+    exit "$rc"
+}
+trap finish EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# pipefail: the playbook's status, not tee's
+playbook lab.yml
