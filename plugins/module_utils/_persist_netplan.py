@@ -30,8 +30,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import uuid
 
-from ansible_collections.kvmnet.bridge.plugins.module_utils import _managers, _persist
+from ansible_collections.kvmnet.bridge.plugins.module_utils import _managers, _persist, _persist_nm
 from ansible_collections.kvmnet.bridge.plugins.module_utils._persist_model import seconds
 
 try:
@@ -76,7 +77,6 @@ UNEXPRESSIBLE = (
 )
 TIMERS = (('forward_delay', 'forward-delay'), ('hello_time', 'hello-time'), ('max_age', 'max-age'),
           ('ageing_time', 'ageing-time'))
-NM_FORWARD_DELAY_DEFAULT = 1500  # NetworkManager 1.42 applies 15 s for bridge.forward-delay=0 (LAB-NOTES)
 
 
 def file_path(model):
@@ -88,13 +88,17 @@ def connection_ids(model):
     return 'netplan-%s' % model['bridge']['name'], 'netplan-%s' % model['port']['name']
 
 
+def profile_uuid(bridge, port=None):
+    """The UUID netplan gives the NetworkManager profile of our bridge (``port`` None) or of its port: fixed for
+    the names (without one NetworkManager derives it from the file, and host_interfaces_info cannot tie the active
+    profile to its file), and not the networkmanager backend's own UUIDs (switching backends never collides)."""
+    key = 'kvmnet.bridge:netplan:%s:bridge' % bridge if port is None else 'kvmnet.bridge:netplan:%s:port:%s' % (
+        bridge, port)
+    return str(uuid.uuid5(_persist_nm.UUID_NAMESPACE, key))
+
+
 def _bool(value):
     return 'true' if value else 'false'
-
-
-def _nm_timer(centiseconds):
-    """NetworkManager takes whole seconds only: the nearest one (half up)."""
-    return int((centiseconds + 50) // 100) * 100
 
 
 class NetplanBackend(_persist.Backend):
@@ -115,9 +119,9 @@ class NetplanBackend(_persist.Backend):
 
     # -- render (pure) -------------------------------------------------------------------------------------------
 
-    def _timer_text(self, centiseconds):
-        if self.renderer == 'NetworkManager':
-            return seconds(_nm_timer(centiseconds))
+    def _timer_text(self, option, centiseconds):
+        if self.renderer == 'NetworkManager':  # whole seconds within NetworkManager's ranges (_persist_nm)
+            return str(_persist_nm.nm_seconds(option, centiseconds))
         return seconds(centiseconds)
 
     def _addressing(self, addressing):
@@ -135,18 +139,24 @@ class NetplanBackend(_persist.Backend):
                     lines += ['  - to: default', '    via: "%s"' % gateway]
         else:
             lines += ['dhcp4: false', 'dhcp6: false', 'accept-ra: false', 'link-local: []']
-            if self.renderer == 'NetworkManager':
-                # netplan writes ipv4.method=link-local for a definition without addresses: NetworkManager would
-                # give the bridge a 169.254 address after ~7 s (LAB-NOTES); disabled means no IP from NM at all
-                lines += ['networkmanager:', '  passthrough:', '    ipv4.method: disabled',
-                          '    ipv6.method: disabled']
+        return lines
+
+    def _networkmanager(self, profile, mode=None):
+        """The ``networkmanager`` mapping of a definition (NetworkManager renderer only): the profile's UUID, and
+        for a bridge without addressing both IP methods disabled: netplan writes ipv4.method=link-local for a
+        definition without addresses, and NetworkManager would give the bridge a 169.254 address after ~7 s."""
+        if self.renderer != 'NetworkManager':
+            return []
+        lines = ['networkmanager:', '  uuid: "%s"' % profile]
+        if mode == 'none':
+            lines += ['  passthrough:', '    ipv4.method: disabled', '    ipv6.method: disabled']
         return lines
 
     def _parameters(self, bridge, port):
         lines = ['stp: %s' % _bool(bridge['stp'])]
         for option, key in TIMERS:
             if bridge[option] is not None:
-                lines.append('%s: "%s"' % (key, self._timer_text(bridge[option])))
+                lines.append('%s: "%s"' % (key, self._timer_text(option, bridge[option])))
         if bridge['priority'] is not None:
             lines.append('priority: %d' % bridge['priority'])
         if port['priority'] is not None:
@@ -164,9 +174,10 @@ class NetplanBackend(_persist.Backend):
         if bridge['mtu'] is not None:
             bridge_lines.append('mtu: %d' % bridge['mtu'])
         bridge_lines += self._addressing(model['addressing'])
+        bridge_lines += self._networkmanager(profile_uuid(bridge['name']), model['addressing']['mode'])
         bridge_lines += ['parameters:'] + ['  ' + line for line in self._parameters(bridge, port)]
         port_lines = ['renderer: %s' % self.renderer, 'dhcp4: false', 'dhcp6: false', 'accept-ra: false',
-                      'link-local: []']
+                      'link-local: []'] + self._networkmanager(profile_uuid(bridge['name'], port['name']))
         text = [
             '# ' + _persist.MARKER,
             '# Bridge %s with its port %s, rendered by netplan for %s. netplan merges this file after lower-sorting'
@@ -211,15 +222,16 @@ class NetplanBackend(_persist.Backend):
             wanted = bridge[option]
             if wanted is None:
                 continue
-            kernel = _nm_timer(wanted)
-            why = ('NetworkManager takes bridge.%s in whole seconds: netplan passes %s s'
-                   % (key, seconds(kernel)))
-            if option == 'forward_delay' and kernel == 0:
-                kernel = NM_FORWARD_DELAY_DEFAULT
-                why = ('NetworkManager 1.42 treats bridge.forward-delay=0 as unset and applies its 15 s default;'
-                       ' with STP off that does not delay forwarding')
-            if kernel != wanted:
-                found.append(_persist.Limit('bridge.%s' % option, wanted, kernel, why))
+            kernel = _persist_nm.nm_seconds(option, wanted) * 100
+            if kernel == wanted:
+                continue
+            low, high = _persist_nm.TIMER_RANGES[option]
+            why = ('NetworkManager keeps bridge.%s in whole seconds within %d-%d s: %s s is written as %d s'
+                   % (key, low, high, seconds(wanted), kernel // 100))
+            if option == 'forward_delay' and wanted < 150:
+                why += (' (bridge.forward-delay=0 would mean unset, applied as 15 s; with STP off forwarding is not'
+                        ' delayed either way)')
+            found.append(_persist.Limit('bridge.%s' % option, wanted, kernel, why))
         return found
 
     # -- preflight (read-only) -------------------------------------------------------------------------------

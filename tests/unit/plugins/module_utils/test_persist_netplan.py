@@ -145,17 +145,33 @@ def test_the_port_never_gets_addressing_whatever_the_bridge_mode():
                         'link-local': []}
 
 
-def test_networkmanager_renderer_on_each_definition_and_ip_methods_disabled_for_none():
+def test_networkmanager_renderer_on_each_definition_fixed_uuids_and_ip_methods_disabled_for_none():
     _, doc = rendered(model(FULL_BRIDGE, FULL_PORT), renderer='NetworkManager')
     assert 'renderer' not in doc['network'], 'a top-level renderer would switch every other file too'
-    assert doc['network']['ethernets']['eth0']['renderer'] == 'NetworkManager'
+    port = doc['network']['ethernets']['eth0']
+    assert port['renderer'] == 'NetworkManager'
+    assert port['networkmanager'] == {'uuid': _persist_netplan.profile_uuid('kvmbr0', 'eth0')}
     bridge = doc['network']['bridges']['kvmbr0']
     assert bridge['renderer'] == 'NetworkManager'
-    assert bridge['networkmanager'] == {'passthrough': {'ipv4.method': 'disabled', 'ipv6.method': 'disabled'}}
+    assert bridge['networkmanager'] == {'uuid': _persist_netplan.profile_uuid('kvmbr0'),
+                                        'passthrough': {'ipv4.method': 'disabled', 'ipv6.method': 'disabled'}}
     # whole seconds for NetworkManager: 2.5 s -> 3 s
     assert bridge['parameters']['hello-time'] == '3'
     dhcp = rendered(model(addressing=dict(mode='dhcp')), renderer='NetworkManager')[1]
-    assert 'networkmanager' not in dhcp['network']['bridges']['kvmbr0']
+    assert dhcp['network']['bridges']['kvmbr0']['networkmanager'] == {'uuid': _persist_netplan.profile_uuid('kvmbr0')}
+
+
+def test_profile_uuids_are_fixed_per_name_and_not_the_networkmanager_backends():
+    from ansible_collections.kvmnet.bridge.plugins.module_utils import _persist_nm
+    assert _persist_netplan.profile_uuid('kvmbr0') == _persist_netplan.profile_uuid('kvmbr0')
+    assert len(set([_persist_netplan.profile_uuid('kvmbr0'), _persist_netplan.profile_uuid('kvmbr1'),
+                    _persist_netplan.profile_uuid('kvmbr0', 'eth0'), _persist_nm.profile_uuid('kvmbr0'),
+                    _persist_nm.profile_uuid('kvmbr0', 'eth0')])) == 5
+
+
+def test_networkmanager_renderer_writes_forward_delay_zero_as_its_minimum():
+    bridge = rendered(model(dict(name='kvmbr0', forward_delay=0)), renderer='NetworkManager')[1]
+    assert bridge['network']['bridges']['kvmbr0']['parameters']['forward-delay'] == '2'
 
 
 def test_unknown_renderer_is_refused_naming_it():
@@ -190,9 +206,10 @@ def test_networkmanager_renderer_limits_forward_delay_zero_and_fractions():
     the_model = model(dict(name='kvmbr0', forward_delay=0, hello_time=2.5, max_age=20))
     limits = dict((limit.attribute, limit) for limit in backend(renderer='NetworkManager').limits(the_model))
     assert sorted(limits) == ['bridge.forward_delay', 'bridge.hello_time']
-    assert (limits['bridge.forward_delay'].wanted, limits['bridge.forward_delay'].kernel) == (0, 1500)
-    assert '15 s default' in limits['bridge.forward_delay'].why
+    assert (limits['bridge.forward_delay'].wanted, limits['bridge.forward_delay'].kernel) == (0, 200)
+    assert 'applied as 15 s' in limits['bridge.forward_delay'].why
     assert (limits['bridge.hello_time'].wanted, limits['bridge.hello_time'].kernel) == (250, 300)
+    assert backend(renderer='networkd').limits(the_model) == []
 
 
 # ---- stale -------------------------------------------------------------------------------------------------
