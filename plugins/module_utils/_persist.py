@@ -17,11 +17,14 @@ __metaclass__ = type
 
 import glob
 import os
+import re
 
 from ansible_collections.kvmnet.bridge.plugins.module_utils._common import KvmnetError
 
 MARKER = 'Managed by kvmnet.bridge (kvm_bridge_host): changes here are overwritten.'
 PROGRAM_DIRS = ('/usr/sbin', '/usr/bin', '/sbin', '/bin', '/usr/local/sbin', '/usr/local/bin')
+# The second comment line of our INI-style files (keyfiles, .netdev/.network): which bridge and port wrote them.
+META = re.compile(r'^# kvmnet: bridge=(\S+) port=(\S+)$', re.MULTILINE)
 
 
 class PersistError(KvmnetError):
@@ -161,3 +164,41 @@ class Backend(object):
         """Make the running stack use the files (``changed``: paths written or removed this run). Returns the argv
         lists it ran. Raise :class:`PersistError` when the stack refuses."""
         return []
+
+
+# ---- helpers for INI-style files (NetworkManager keyfiles, systemd-networkd units) --------------------------------
+
+def ini_section(name, pairs):
+    """``[name]`` and its ``key=value`` lines, leaving out None values; [] when no line is left."""
+    lines = ['[%s]' % name] + ['%s=%s' % (key, value) for key, value in pairs if value is not None]
+    return lines if len(lines) > 1 else []
+
+
+def marked_text(model, *sections):
+    """The marker, the :data:`META` line for the model's bridge and port, then the non-empty sections, each after a
+    blank line."""
+    lines = ['# ' + MARKER, '# kvmnet: bridge=%s port=%s' % (model['bridge']['name'], model['port']['name'])]
+    for section in sections:
+        if section:
+            lines += [''] + section
+    return '\n'.join(lines) + '\n'
+
+
+def marked_files(host, paths):
+    """(path, bridge, port) of each of ``paths`` that carries the marker and a :data:`META` line."""
+    found = []
+    for path in paths:
+        text = host.read(path) or ''
+        meta = META.search(text)
+        if MARKER in text and meta:
+            found.append((path, meta.group(1), meta.group(2)))
+    return found
+
+
+def stale_marked(ours, wanted, model):
+    """Of our marked files ``ours`` (from :func:`marked_files`), the ones of this bridge or of this port that are not
+    ``wanted``: an old uplink's port file, every file of the bridge's old name (a rename keeps the port). Files of
+    another bridge with another uplink, made by another run, stay."""
+    bridge, port = model['bridge']['name'], model['port']['name']
+    groups = set(item[1] for item in ours if item[1] == bridge or item[2] == port)
+    return sorted(item[0] for item in ours if item[1] in groups and item[0] not in set(wanted))

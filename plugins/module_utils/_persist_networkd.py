@@ -30,10 +30,10 @@ __metaclass__ = type
 
 import fnmatch
 import os
-import re
 import time
 
 from ansible_collections.kvmnet.bridge.plugins.module_utils import _persist
+from ansible_collections.kvmnet.bridge.plugins.module_utils._persist import ini_section, marked_text
 from ansible_collections.kvmnet.bridge.plugins.module_utils._persist_model import seconds
 
 NETWORK_DIR = '/etc/systemd/network'
@@ -46,7 +46,6 @@ DAEMONS = ('/lib/systemd/systemd-networkd', '/usr/lib/systemd/systemd-networkd')
 BUS_SOCKET = '/run/dbus/system_bus_socket'
 LINKS_DIR = '/run/systemd/netif/links'
 TAP_PATTERNS = ('vnet*', 'tap*')
-META = re.compile(r'^# kvmnet: bridge=(\S+) port=(\S+)$', re.MULTILINE)
 ACTIVATION_TIMEOUT = 10.0  # seconds for networkd to give bridge and port our files after the reload
 
 
@@ -54,19 +53,6 @@ def _bool(value):
     return 'yes' if value else 'no'
 
 
-def _section(name, pairs):
-    lines = ['[%s]' % name] + ['%s=%s' % (key, value) for key, value in pairs if value is not None]
-    return lines if len(lines) > 1 else []
-
-
-def _text(model, *sections):
-    """The marker, the grouping comment, then the non-empty sections separated by blank lines."""
-    lines = ['# ' + _persist.MARKER,
-             '# kvmnet: bridge=%s port=%s' % (model['bridge']['name'], model['port']['name'])]
-    for section in sections:
-        if section:
-            lines += [''] + section
-    return '\n'.join(lines) + '\n'
 
 
 def _ini(text):
@@ -131,12 +117,12 @@ class NetworkdBackend(_persist.Backend):
     def render(self, model):
         bridge, port, addressing = model['bridge'], model['port'], model['addressing']
         paths = self.paths(model)
-        netdev = _text(model, _section('NetDev', [
+        netdev = marked_text(model, ini_section('NetDev', [
             # no MTUBytes= here: a bridge created with an MTU adopts its port's MTU when the port joins (the kernel's
             # auto-adjust, as the MTU was not set by a user), and networkd then sees no difference to [Link]
             # MTUBytes= and sets nothing; the .network's [Link] MTUBytes= alone sets it after creation and sticks
             ('Name', bridge['name']), ('Kind', 'bridge'), ('MACAddress', bridge['mac']),
-        ]), _section('Bridge', [
+        ]), ini_section('Bridge', [
             ('STP', _bool(bridge['stp'])),
             ('ForwardDelaySec', self._seconds(bridge['forward_delay'])),
             ('HelloTimeSec', self._seconds(bridge['hello_time'])),
@@ -148,15 +134,15 @@ class NetworkdBackend(_persist.Backend):
             ('MulticastSnooping', self._flag(bridge['mcast_snooping'])),
             ('GroupForwardMask', bridge['group_fwd_mask']),
         ]))
-        network = _text(model, _section('Match', [('Name', bridge['name'])]),
-                        _section('Link', [('MTUBytes', bridge['mtu']),
+        network = marked_text(model, ini_section('Match', [('Name', bridge['name'])]),
+                        ini_section('Link', [('MTUBytes', bridge['mtu']),
                                           ('RequiredForOnline', 'carrier' if addressing['mode'] == 'none' else None)]),
-                        _section('Network', self._addressing(addressing)))
-        port_file = _text(model, _section('Match', [('Name', port['name'])]),
-                          _section('Link', [('RequiredForOnline', 'enslaved')]),
-                          _section('Network', [('Bridge', bridge['name']), ('DHCP', 'no'),
+                        ini_section('Network', self._addressing(addressing)))
+        port_file = marked_text(model, ini_section('Match', [('Name', port['name'])]),
+                          ini_section('Link', [('RequiredForOnline', 'enslaved')]),
+                          ini_section('Network', [('Bridge', bridge['name']), ('DHCP', 'no'),
                                                ('LinkLocalAddressing', 'no'), ('IPv6AcceptRA', 'no')]),
-                          _section('Bridge', [
+                          ini_section('Bridge', [
                               ('Cost', port['cost']),
                               ('Priority', port['priority']),
                               ('HairPin', self._flag(port['hairpin'])),
@@ -169,8 +155,8 @@ class NetworkdBackend(_persist.Backend):
                               ('Isolated', self._flag(port['isolated'])),
                               ('NeighborSuppression', self._flag(port['neigh_suppress'])),
                           ]))
-        taps = _text(model, _section('Match', [('Name', ' '.join(TAP_PATTERNS))]),
-                     _section('Link', [('Unmanaged', 'yes')]))
+        taps = marked_text(model, ini_section('Match', [('Name', ' '.join(TAP_PATTERNS))]),
+                     ini_section('Link', [('Unmanaged', 'yes')]))
         return [_persist.PersistFile(paths['netdev'], netdev, MODE),
                 _persist.PersistFile(paths['network'], network, MODE),
                 _persist.PersistFile(paths['port'], port_file, MODE),
@@ -211,25 +197,15 @@ class NetworkdBackend(_persist.Backend):
 
     def _ours(self):
         """(path, bridge, port) of every marked kvmnet file in NETWORK_DIR."""
-        found = []
-        for path in self.host.glob(os.path.join(NETWORK_DIR, '*kvmnet*')):
-            if not path.endswith(('.netdev', '.network')):
-                continue
-            text = self.host.read(path) or ''
-            meta = META.search(text)
-            if _persist.MARKER in text and meta:
-                found.append((path, meta.group(1), meta.group(2)))
-        return found
+        return _persist.marked_files(self.host, [
+            path for path in self.host.glob(os.path.join(NETWORK_DIR, '*kvmnet*'))
+            if path.endswith(('.netdev', '.network'))])
 
     def stale(self, model):
         """Our files of this bridge or of this port that the model no longer has: an old uplink's port file, every
         file of the bridge's old name (a rename keeps the port). Files of another bridge with another uplink, made
         by another run, stay."""
-        wanted = set(self.paths(model).values())
-        bridge, port = model['bridge']['name'], model['port']['name']
-        ours = self._ours()
-        groups = set(item[1] for item in ours if item[1] == bridge or item[2] == port)
-        return sorted(item[0] for item in ours if item[1] in groups and item[0] not in wanted)
+        return _persist.stale_marked(self._ours(), self.paths(model).values(), model)
 
     # ---- read-only checks --------------------------------------------------------------------------------------
 

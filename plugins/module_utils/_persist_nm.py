@@ -48,6 +48,7 @@ import time
 import uuid
 
 from ansible_collections.kvmnet.bridge.plugins.module_utils import _managers, _persist
+from ansible_collections.kvmnet.bridge.plugins.module_utils._persist import ini_section, marked_text
 
 CONNECTIONS_DIR = '/etc/NetworkManager/system-connections'
 CONF_DIR = '/etc/NetworkManager/conf.d'
@@ -59,7 +60,6 @@ DAEMONS = ('/usr/sbin/NetworkManager', '/sbin/NetworkManager')
 TAP_PATTERNS = ('vnet*', 'tap*')
 # our port profile wins over any other autoconnect profile of the uplink (NetworkManager picks the highest)
 PORT_AUTOCONNECT_PRIORITY = 10
-META = re.compile(r'^# kvmnet: bridge=(\S+) port=(\S+)$', re.MULTILINE)
 UUID_NAMESPACE = uuid.UUID('5f0c2a5e-8d1b-4c3e-9a57-6b6d766e6574')  # fixed: the profiles' UUIDs never change
 MINIMUM_VERSION = (1, 20)  # ipv6.method=disabled
 GROUP_FWD_MASK_VERSION = (1, 24)  # bridge.group-forward-mask
@@ -83,18 +83,6 @@ def _bool(value):
     return 'true' if value else 'false'
 
 
-def _section(name, pairs):
-    lines = ['[%s]' % name] + ['%s=%s' % (key, value) for key, value in pairs if value is not None]
-    return lines if len(lines) > 1 else []
-
-
-def _text(model, *sections):
-    lines = ['# ' + _persist.MARKER,
-             '# kvmnet: bridge=%s port=%s' % (model['bridge']['name'], model['port']['name'])]
-    for section in sections:
-        if section:
-            lines += [''] + section
-    return '\n'.join(lines) + '\n'
 
 
 def _flag(value):
@@ -162,15 +150,15 @@ class NetworkManagerBackend(_persist.Backend):
         bridge, port, addressing = model['bridge'], model['port'], model['addressing']
         paths = self.paths(model)
         bridge_uuid = profile_uuid(bridge['name'])
-        bridge_file = _text(
+        bridge_file = marked_text(
             model,
-            _section('connection', [
+            ini_section('connection', [
                 ('id', bridge['name']), ('uuid', bridge_uuid), ('type', 'bridge'),
                 ('interface-name', bridge['name']), ('autoconnect', 'true'),
                 ('autoconnect-slaves', '1'),  # activating the bridge brings its port (no detach: measured)
             ]),
-            _section('ethernet', [('cloned-mac-address', bridge['mac']), ('mtu', bridge['mtu'])]),
-            _section('bridge', [
+            ini_section('ethernet', [('cloned-mac-address', bridge['mac']), ('mtu', bridge['mtu'])]),
+            ini_section('bridge', [
                 ('stp', _bool(bridge['stp'])),
                 ('priority', bridge['priority'])]
                 + [(TIMER_KEYS[option], None if bridge[option] is None else nm_seconds(option, bridge[option]))
@@ -179,9 +167,9 @@ class NetworkManagerBackend(_persist.Backend):
                    ('vlan-filtering', _flag(bridge['vlan_filtering'])),
                    ('group-forward-mask', bridge['group_fwd_mask'])]),
             *self._addressing(addressing))
-        port_file = _text(
+        port_file = marked_text(
             model,
-            _section('connection', [
+            ini_section('connection', [
                 ('id', '%s-port-%s' % (bridge['name'], port['name'])),
                 ('uuid', profile_uuid(bridge['name'], port['name'])),
                 ('type', 'ethernet'), ('interface-name', port['name']),
@@ -190,15 +178,15 @@ class NetworkManagerBackend(_persist.Backend):
                 ('master', bridge_uuid), ('slave-type', 'bridge'),
                 ('autoconnect', 'true'), ('autoconnect-priority', PORT_AUTOCONNECT_PRIORITY),
             ]),
-            _section('ethernet', []),
-            _section('bridge-port', [
+            ini_section('ethernet', []),
+            ini_section('bridge-port', [
                 ('priority', port['priority']),
                 ('path-cost', port['cost']),  # the model's range (1-65535) is libnm's too
                 ('hairpin-mode', _flag(port['hairpin'])),
             ]))
         taps = ';'.join('interface-name:' + pattern for pattern in TAP_PATTERNS)
-        conf = _text(model, _section('keyfile', [('unmanaged-devices+', taps)]),
-                     _section('main', [('no-auto-default+', 'interface-name:' + port['name'])]))
+        conf = marked_text(model, ini_section('keyfile', [('unmanaged-devices+', taps)]),
+                     ini_section('main', [('no-auto-default+', 'interface-name:' + port['name'])]))
         return [_persist.PersistFile(paths['bridge'], bridge_file, KEYFILE_MODE),
                 _persist.PersistFile(paths['port'], port_file, KEYFILE_MODE),
                 _persist.PersistFile(paths['conf'], conf, CONF_MODE)]
@@ -209,20 +197,20 @@ class NetworkManagerBackend(_persist.Backend):
         mode = addressing['mode']
         if mode == 'none':
             # no DHCP, no IPv4LL (169.254), no SLAAC/DHCPv6; disabled IPv6 also means no link-local on the bridge
-            return [_section('ipv4', [('method', 'disabled')]), _section('ipv6', [('method', 'disabled')])]
+            return [ini_section('ipv4', [('method', 'disabled')]), ini_section('ipv6', [('method', 'disabled')])]
         if mode == 'dhcp':
-            return [_section('ipv4', [('method', 'auto')]), _section('ipv6', [('method', 'auto')])]
+            return [ini_section('ipv4', [('method', 'auto')]), ini_section('ipv6', [('method', 'auto')])]
         sections = []
         for family, gateway in (('ipv4', addressing['gateway4']), ('ipv6', addressing['gateway6'])):
             version = 4 if family == 'ipv4' else 6
             addresses = [address for address in addressing['addresses'] if (':' in address) == (version == 6)]
             if not addresses:
-                sections.append(_section(family, [('method', 'disabled')]))
+                sections.append(ini_section(family, [('method', 'disabled')]))
                 continue
             pairs = [('method', 'manual')]
             pairs += [('address%d' % number, address) for number, address in enumerate(addresses, 1)]
             pairs.append(('gateway', gateway))
-            sections.append(_section(family, pairs))
+            sections.append(ini_section(family, pairs))
         return sections
 
     # ---- what the stack cannot express -------------------------------------------------------------------------
@@ -279,24 +267,14 @@ class NetworkManagerBackend(_persist.Backend):
 
     def _ours(self):
         """(path, bridge, port) of every marked kvmnet file of this backend."""
-        found = []
         candidates = (self.host.glob(os.path.join(CONNECTIONS_DIR, PREFIX + '*.nmconnection'))
                       + self.host.glob(os.path.join(CONF_DIR, CONF_PREFIX + '*.conf')))
-        for path in candidates:
-            text = self.host.read(path) or ''
-            meta = META.search(text)
-            if _persist.MARKER in text and meta:
-                found.append((path, meta.group(1), meta.group(2)))
-        return found
+        return _persist.marked_files(self.host, candidates)
 
     def stale(self, model):
         """Our files of this bridge or of this port that the model no longer has (an old uplink's port profile,
         every file of the bridge's old name). Files of another bridge with another uplink stay."""
-        wanted = set(self.paths(model).values())
-        bridge, port = model['bridge']['name'], model['port']['name']
-        ours = self._ours()
-        groups = set(item[1] for item in ours if item[1] == bridge or item[2] == port)
-        return sorted(item[0] for item in ours if item[1] in groups and item[0] not in wanted)
+        return _persist.stale_marked(self._ours(), self.paths(model).values(), model)
 
     # ---- read-only checks --------------------------------------------------------------------------------------
 
