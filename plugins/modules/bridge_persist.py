@@ -291,8 +291,8 @@ limits:
   sample:
     - attribute: bridge.forward_delay
       wanted: 0
-      kernel: 1500
-      why: NetworkManager 1.42 treats bridge.forward-delay=0 as unset and applies 15 s
+      kernel: 200
+      why: NetworkManager 1.42 cannot express a forward delay below 2 s (0 means unset, its 15 s default)
 operations:
   description: What was done (or would be in check mode), in order.
   returned: always
