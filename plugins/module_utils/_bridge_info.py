@@ -68,11 +68,12 @@ def _stats(link):
 
 
 def port_facts(link, bridge_name):
-    """A port's facts: ``bridge_port`` option names (name, bridge, cost, priority, hairpin...) plus STP data,
-    timers and counters."""
+    """A port's facts: ``bridge_port`` option names (name, bridge, cost, priority, hairpin...) plus the kernel's
+    link kind (``veth``, ``tun`` for a tap such as libvirt's vnetN, None for a NIC), STP data, timers and
+    counters."""
     raw = link.get('port') or {}
-    facts = dict(name=link['name'], bridge=bridge_name, index=link['index'], mac=link['address'], mtu=link['mtu'],
-                 up=link['up'])
+    facts = dict(name=link['name'], bridge=bridge_name, index=link['index'], link_kind=link.get('kind'),
+                 mac=link['address'], mtu=link['mtu'], up=link['up'])
     for attr in PORT_ATTRS:  # the bridge_port options: cost, priority, hairpin, learning, ...
         value = raw.get(attr.nla)
         facts[attr.option] = attr.from_kernel(value) if value is not None else None

@@ -19,6 +19,8 @@ description:
     timers, the forwarding database (FDB), and the counters of the bridge and its ports.
   - With O(format=brctl), RV(text) also holds the layouts of C(brctl show), C(brctl showmacs BRIDGE) and
     C(brctl showstp BRIDGE), for people who know the classic tools.
+  - With O(dot=true), RV(dot) also holds a Graphviz DOT picture of those bridges and their ports, to render
+    with C(dot -Tsvg).
   - Read-only. The kernel filters every read (bridges by kind, ports by master, FDB entries by bridge), so a
     host with many interfaces costs little more than one with few.
 author:
@@ -42,6 +44,19 @@ options:
     type: str
     choices: [facts, brctl]
     default: facts
+  dot:
+    description:
+      - Also return RV(dot), a picture of the bridges read, in the DOT language of Graphviz.
+      - Each bridge is drawn with its MAC, STP on or off and its global addresses; each port with its MAC, its
+        global addresses and its STP state, tun/tap ports (libvirt's C(vnetN)) apart from the other interfaces;
+        a line joins each port to its bridge. Everything is inside a box named after O(netns), or after the
+        host's name when O(netns) is not set.
+      - Render it with C(dot -Tsvg bridges.dot -o bridges.svg) (Graphviz, Debian package C(graphviz)). To draw
+        several hosts in one picture, or more than bridges, use the filters
+        P(kvmnet.bridge.bridge_graph#filter) and P(kvmnet.bridge.topology_dot#filter).
+      - Costs one more kernel-filtered read per bridge and port (its addresses).
+    type: bool
+    default: false
 notes:
   - Run as root (C(become=true)) to read bridges in a named network namespace.
   - Timers that run (for example C(gc_timer) in RV(bridges.timers), and the FDB ageing timers) move between two reads.
@@ -75,6 +90,25 @@ EXAMPLES = r'''
 - name: Fail unless the bridge exists
   ansible.builtin.assert:
     that: kvmbr0_info.exists
+
+- name: Draw this host's bridges
+  kvmnet.bridge.linux_bridge_info:
+    dot: true
+  register: kvm_picture
+
+- name: Write the picture on the controller
+  ansible.builtin.copy:
+    content: "{{ kvm_picture.dot }}"
+    dest: "{{ playbook_dir }}/{{ inventory_hostname }}-bridges.dot"
+    mode: "0644"
+  delegate_to: localhost
+
+- name: Render it as SVG with Graphviz (apt-get install graphviz)
+  ansible.builtin.command:
+    argv: [dot, -Tsvg, "{{ inventory_hostname }}-bridges.dot", -o, "{{ inventory_hostname }}-bridges.svg"]
+    chdir: "{{ playbook_dir }}"
+  delegate_to: localhost
+  changed_when: true
 
 - name: Copy kvmbr0's attributes to kvmbr1 (the facts use the linux_bridge option names and units)
   vars:
@@ -240,6 +274,11 @@ bridges:
         index:
           description: Interface index.
           type: int
+        link_kind:
+          description: The kernel's kind of the port's device (V(veth), V(tun) for a tun/tap device such as
+            libvirt's C(vnetN), V(vxlan)...), V(null) for a physical NIC.
+          type: str
+          sample: tun
         mac:
           description: MAC address of the port.
           type: str
@@ -418,7 +457,28 @@ text:
     showstp:
       description: C(brctl showstp NAME), by bridge name.
       type: dict
+dot:
+  description:
+    - The bridges read (all of them, or the one named by O(name)) and their ports as a Graphviz DOT graph, with a
+      final newline; see O(dot). An empty graph when there is no bridge.
+    - Node ids are C(GROUP/NAME) (the group is O(netns), or the host's name), so the graphs of several hosts can
+      be joined; the output depends only on the bridges, not on the order of the reads.
+    - Render it with C(dot -Tsvg) or C(dot -Tpng).
+  returned: when O(dot=true)
+  type: str
+  sample: |
+    graph "kvmnet" {
+      ...
+      subgraph "cluster_lab" {
+        label=<<b>lab</b>>; ...
+        "lab/kvmbr0" [label=<<b>kvmbr0</b><br/><font point-size="9">mac: 52:54:00:aa:bb:cc</font>...>, ...];
+        "lab/vnet0" [label=<<b>vnet0</b><br/><font point-size="9">mac: fe:54:00:12:34:56</font>...>, ...];
+      }
+      "lab/vnet0" -- "lab/kvmbr0";
+    }
 '''
+
+import platform
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -429,6 +489,7 @@ from ansible_collections.kvmnet.bridge.plugins.module_utils._common import (
     require_library,
     run_module,
 )
+from ansible_collections.kvmnet.bridge.plugins.module_utils._iface import address_text, global_addresses
 from ansible_collections.kvmnet.bridge.plugins.module_utils._names import validate_ifname
 from ansible_collections.kvmnet.bridge.plugins.module_utils._netlink import (
     PYROUTE2_IMPORT_ERROR,
@@ -436,6 +497,7 @@ from ansible_collections.kvmnet.bridge.plugins.module_utils._netlink import (
     Netlink,
     pyroute2_version,
 )
+from ansible_collections.kvmnet.bridge.plugins.module_utils._topology import bridge_graph, to_dot
 
 
 def read_bridges(netlink, name=None):
@@ -449,6 +511,17 @@ def read_bridges(netlink, name=None):
     return [bridge_facts(link, netlink.ports(link['index']), netlink.fdb(link['index'])) for link in links]
 
 
+def read_addresses(netlink, bridges):
+    """name -> {'addresses': ['192.0.2.1/24', ...]} (global scope) for every bridge and port of ``bridges``:
+    one kernel-filtered read per interface, the shape of ``host_interfaces_info``'s interfaces."""
+    result = {}
+    for bridge in bridges:
+        for item in [bridge] + bridge['ports']:
+            addresses = global_addresses(netlink.addresses(item['index']))
+            result[item['name']] = dict(addresses=[address_text(address) for address in addresses])
+    return result
+
+
 class LinuxBridgeInfo(Manager):
 
     def run(self):
@@ -457,11 +530,15 @@ class LinuxBridgeInfo(Manager):
             validate_ifname(name)
         with Netlink(self.params['netns']) as netlink:
             bridges = read_bridges(netlink, name)
+            addresses = read_addresses(netlink, bridges) if self.params['dot'] else None
         result = dict(changed=False, bridges=dict((bridge['name'], bridge) for bridge in bridges))
         if name is not None:
             result['exists'] = bool(bridges)
         if self.params['format'] == 'brctl':
             result['text'] = brctl_text(bridges)
+        if self.params['dot']:
+            group = self.params['netns'] or platform.node() or 'localhost'
+            result['dot'] = to_dot(bridge_graph(bridges, addresses, host=group))
         return result
 
 
@@ -469,6 +546,7 @@ def main():
     argument_spec = dict(
         name=dict(type='str'),
         format=dict(type='str', default='facts', choices=['facts', 'brctl']),
+        dot=dict(type='bool', default=False),
     )
     argument_spec.update(NETNS_ARGSPEC)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)

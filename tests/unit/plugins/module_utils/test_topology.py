@@ -12,6 +12,7 @@ import subprocess
 
 import pytest
 
+from ansible_collections.kvmnet.bridge.plugins.module_utils._bridge_info import bridge_facts
 from ansible_collections.kvmnet.bridge.plugins.module_utils._topology import (
     KINDS,
     bridge_graph,
@@ -310,6 +311,23 @@ def test_bridge_graph_takes_the_tap_kind_from_host_interfaces_info():
     assert kinds(None) == ['bridge', 'interface']
     assert kinds({'tap7': {'kind': 'tap', 'addresses': []}}) == ['bridge', 'tap']
     assert kinds({'tap7': {'link_kind': 'tun'}}) == ['bridge', 'tap']
+
+
+def test_bridge_graph_from_linux_bridge_info_facts_tells_a_tap_by_the_kernels_link_kind():
+    def link(name, index, kind, mac, master=None):
+        return dict(index=index, name=name, kind=kind, mtu=1500, address=mac, up=True, master=master, bridge={},
+                    port={'IFLA_BRPORT_STATE': 3} if master else None, stats={})
+
+    facts = bridge_facts(link('kvmbr0', 2, 'bridge', '52:54:00:aa:bb:cc'),
+                         [link('vnet0', 5, 'tun', 'fe:54:00:12:34:56', 2),
+                          link('eth0', 3, None, '02:00:00:00:00:01', 2),
+                          link('veth1', 4, 'veth', '02:00:00:00:00:04', 2)], [])
+    assert [(item['name'], item['link_kind']) for item in facts['ports']] == [
+        ('eth0', None), ('veth1', 'veth'), ('vnet0', 'tun')]
+    graph = bridge_graph({'kvmbr0': facts}, host='laptop')
+    assert [(item['id'], item['kind'], item['details'].get('stp_state')) for item in graph['nodes']] == [
+        ('laptop/kvmbr0', 'bridge', None), ('laptop/eth0', 'interface', 'forwarding'),
+        ('laptop/veth1', 'interface', 'forwarding'), ('laptop/vnet0', 'tap', 'forwarding')]
 
 
 def test_bridge_graph_of_no_bridge_is_an_empty_picture():
