@@ -246,7 +246,7 @@ def plan_restore(snapshot, current):
     snap, now = snapshot['interfaces'], current['interfaces']
     notes = []
     usable = []  # covered interfaces that exist now (or will, a bridge re-created) with the kind they had
-    make, move, brk, release, delete = [], [], [], [], []
+    make, move, brk, late, release, delete = [], [], [], [], [], []
     for name in sorted(names, key=lambda item: snap[item].get('kind') != 'bridge'):  # bridges first
         then, here = snap[name], now.get(name) or dict(exists=False)
         if then['exists'] and not here['exists']:
@@ -277,13 +277,13 @@ def plan_restore(snapshot, current):
         loses = set(here.get('addresses') or []) - set(then['addresses'])
         if then['mac'] != here.get('mac') and here.get('mac') is not None:
             # the MAC the LAN knows for the addresses goes with them: set before they come back, after they go
-            (brk if loses and not gains else make).append(_step('set_link', name, dict(mac=then['mac'])))
+            (late if loses and not gains else make).append(_step('set_link', name, dict(mac=then['mac'])))
         if then['mtu'] != here.get('mtu') and here.get('mtu') is not None:
             make.append(_step('set_link', name, dict(mtu=then['mtu'])))
         if then['up'] and not here.get('up'):
             make.append(_step('set_link', name, dict(up=True)))
         elif not then['up'] and here.get('up'):
-            brk.append(_step('set_link', name, dict(up=False)))
+            late.append(_step('set_link', name, dict(up=False)))
         if then.get('kind') == 'bridge' and 'bridge' in here:
             make += _bridge_steps(name, then, here)
     for name in usable:  # the addresses back, before anything is taken away
@@ -356,7 +356,7 @@ def plan_restore(snapshot, current):
                          ' left in place.' % (name, ', '.join(left)))
             continue
         delete.append(_step('delete_bridge', name))
-    return make + move + brk + release + delete, notes
+    return make + move + brk + late + release + delete, notes
 
 
 # ---- applying ------------------------------------------------------------------------------------------------

@@ -303,6 +303,7 @@ def write_program(directory, source_of=module_source):
         write_file(os.path.join(package, name + '.py'), source_of(name))
     entry = os.path.join(directory, 'run.py')
     write_file(entry, ENTRY)
+    os.chmod(directory, 0o700)
     for root, dirs, dummy in os.walk(directory):
         for name in dirs:
             os.chmod(os.path.join(root, name), 0o700)
@@ -333,6 +334,8 @@ def systemd_probe(which, proc='/proc'):
 def choose(mode, probe, netns):
     """``('systemd' | 'detached', reason)`` for ``watchdog: mode``; :class:`ValidationError` when systemd is asked
     for and cannot serve."""
+    if mode == 'detached':
+        return 'detached', 'detached process (watchdog: detached)'
     problems = []
     if probe.get('pid1') != 'systemd' or not probe.get('booted'):
         problems.append('PID 1 is %s, not systemd' % (probe.get('pid1') or 'unknown'))
