@@ -552,7 +552,7 @@ def main(argv):
         started = time.time()
         try:
             with Netlink(record.get('netns')) as netlink:
-                outcome = restore(netlink, record['snapshot'], lambda line: log(line))
+                outcome = restore(netlink, record['snapshot'], log)
         except KvmnetError as exc:
             outcome = dict(applied=0, failed=1, notes=[], remaining=['cannot read or write: %s' % exc.msg])
         took = time.time() - started

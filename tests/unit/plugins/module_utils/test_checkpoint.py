@@ -53,8 +53,8 @@ class Kernel(object):
         index = self.next_index
         self.next_index += 1
         self.ifaces[index] = dict(index=index, name=name, kind=kind, link_type=1,
-                                 address=mac or '52:54:00:00:00:%02x' % index, mtu=1500, up=up, master=None,
-                                 bridge=dict(bridge or {}), port=None)
+                                  address=mac or '52:54:00:00:00:%02x' % index, mtu=1500, up=up, master=None,
+                                  bridge=dict(bridge or {}), port=None)
         if master:
             self._enslave(index, self.by_name(master)['index'])
         return index
@@ -146,8 +146,8 @@ class Kernel(object):
         def same(other):
             return all(other.get(key) == route.get(key) for key in ('family', 'dst', 'dst_len', 'priority', 'table'))
         if how == 'delete':
-            found = [other for other in self.route_table if same(other) and other['oif'] == oif
-                     and other.get('gateway') == route.get('gateway')]
+            found = [other for other in self.route_table
+                     if same(other) and other['oif'] == oif and other.get('gateway') == route.get('gateway')]
             if not found:
                 raise NetlinkOperationError('no such route', errno='ESRCH')
             self.route_table.remove(found[0])
