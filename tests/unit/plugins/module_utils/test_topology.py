@@ -160,8 +160,8 @@ def test_edges_with_and_without_labels():
 
 
 def test_title():
-    assert '  label=<my &quot;lab&quot;>; labelloc=t; fontsize=14;\n' in to_dot(dict(nodes=[], edges=[]),
-                                                                             title='my "lab"')
+    titled = to_dot(dict(nodes=[], edges=[]), title='my "lab"')
+    assert '  label=<my &quot;lab&quot;>; labelloc=t; fontsize=14;\n' in titled
     assert 'labelloc' not in to_dot(dict(nodes=[], edges=[]))
 
 
@@ -177,8 +177,8 @@ def test_output_does_not_depend_on_list_order():
 
 
 def test_defaults_label_group_details_and_edge_label():
-    graph = validate(dict(nodes=[dict(id='a', kind='host'), dict(id='b', kind='guest')], edges=[{'from': 'a',
-                                                                                              'to': 'b'}]))
+    graph = validate(dict(nodes=[dict(id='a', kind='host'), dict(id='b', kind='guest')],
+                          edges=[{'from': 'a', 'to': 'b'}]))
     assert graph == dict(nodes=[dict(id='a', label='a', kind='host', group=None, details={}),
                                 dict(id='b', label='b', kind='guest', group=None, details={})],
                          edges=[{'from': 'a', 'to': 'b', 'label': ''}])
@@ -307,7 +307,10 @@ def test_bridge_graph_with_a_host_prefixes_ids_and_groups_everything():
 
 def test_bridge_graph_takes_the_tap_kind_from_host_interfaces_info():
     bridges = {'br0': bridge('br0', '02:00:00:00:00:00', ports=[port('tap7', '02:00:00:00:00:07', link_kind=None)])}
-    kinds = lambda interfaces: [item['kind'] for item in bridge_graph(bridges, interfaces)['nodes']]  # noqa: E731
+
+    def kinds(interfaces):
+        return [item['kind'] for item in bridge_graph(bridges, interfaces)['nodes']]
+
     assert kinds(None) == ['bridge', 'interface']
     assert kinds({'tap7': {'kind': 'tap', 'addresses': []}}) == ['bridge', 'tap']
     assert kinds({'tap7': {'link_kind': 'tun'}}) == ['bridge', 'tap']
