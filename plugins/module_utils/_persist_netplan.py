@@ -325,7 +325,7 @@ class NetplanBackend(_persist.Backend):
             raise _persist.PersistError(
                 'checking the other netplan files (%s) needs PyYAML in the Python that runs the module: install'
                 ' python3-yaml (netplan.io depends on it), or point ansible_python_interpreter at /usr/bin/python3.'
-                % ', '.join(path for _, path in others))
+                % ', '.join(item[1] for item in others))
         facts = self._uplink_facts(model['port']['name'])
         for name, path in others:
             try:

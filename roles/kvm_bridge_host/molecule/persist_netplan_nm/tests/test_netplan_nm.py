@@ -1,15 +1,18 @@
 """persist_netplan_nm (renderer NetworkManager): after the boot replays and the no-flap change run (bridge priority
 2048), the file netplan reads and what netplan and NetworkManager made of it."""
 
-from netplan_checks import (  # noqa: F401  (pytest collects the imported checks)
-    test_netplan_generate_accepts_it_without_a_warning,
-    test_netplan_get_shows_the_merged_port_without_dhcp,
-    test_the_port_has_no_address_at_all,
-    test_the_yaml_is_root_owned_0600_and_marked,
-    test_the_yaml_is_the_only_kvmnet_file_and_cloud_init_is_untouched,
-)
+import netplan_checks
 
 testinfra_hosts = ['host']
+
+# the checks common to the netplan scenarios (tests/persist/netplan_checks.py), collected here by their names
+test_netplan_generate_accepts_it_without_a_warning = netplan_checks.test_netplan_generate_accepts_it_without_a_warning
+test_netplan_get_shows_the_merged_port_without_dhcp = netplan_checks.test_netplan_get_shows_the_merged_port_without_dhcp
+test_the_port_has_no_address_at_all = netplan_checks.test_the_port_has_no_address_at_all
+test_the_yaml_is_root_owned_0600_and_marked = netplan_checks.test_the_yaml_is_root_owned_0600_and_marked
+test_the_yaml_is_the_only_kvmnet_file_and_cloud_init_is_untouched = (
+    netplan_checks.test_the_yaml_is_the_only_kvmnet_file_and_cloud_init_is_untouched)
+
 PROFILES = '/run/NetworkManager/system-connections'
 
 
