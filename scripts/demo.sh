@@ -8,6 +8,8 @@
 #                              Ctrl-C). Exit status: the lab's (non-zero when an observation fails).
 #   KEEP=1 scripts/demo.sh     keep the lab afterwards, to look around (see docs/lab.md), then:
 #   scripts/demo.sh clean      remove it (playbooks/lab_destroy.yml; `make demo-clean`)
+#   scripts/demo.sh [clean] ANSIBLE-PLAYBOOK-OPTIONS...   passed to both playbooks, e.g. -v, or -e with a variable of
+#                              tests/lab/demo/vars.yml (-e lab_guest_cache=DIR: build the guest afresh in DIR)
 #
 # Root, this machine's kind (Debian 12). Nothing happens in the root network namespace: the machines have their own
 # namespaces (tests/machines/machine.sh); scripts/root-netns-guard.sh proves the root namespace unchanged at the end.
@@ -19,10 +21,14 @@ cd "$ROOT"
 
 STATE="$ROOT/build/demo"
 INVENTORY="$STATE/inventory.yml"
-usage() { echo "usage: $0 [clean]   (KEEP=1 $0 keeps the lab)" >&2; exit 2; }
-[[ $# -le 1 ]] || usage
-ACTION="${1:-run}"
-[[ "$ACTION" == run || "$ACTION" == clean ]] || usage
+usage() { echo "usage: $0 [clean] [ANSIBLE-PLAYBOOK-OPTIONS...]   (KEEP=1 $0 keeps the lab)" >&2; exit 2; }
+ACTION=run
+if [[ "${1:-}" == clean ]]; then
+    ACTION=clean
+    shift
+fi
+[[ $# -eq 0 || "$1" == -* ]] || usage
+OPTIONS=("$@")
 [[ $(id -u) -eq 0 ]] || { echo "demo: needs root (namespaces, libvirtd, QEMU)" >&2; exit 1; }
 
 now() { date +%s.%N; }
@@ -39,7 +45,7 @@ export ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false 
 # playbook NAME: ansible-playbook -i the lab's inventory playbooks/NAME, its output to the terminal and to LOG
 LOG="$STATE/lab.log"
 playbook() {
-    "$ROOT/.venv/bin/ansible-playbook" -i "$INVENTORY" "$ROOT/playbooks/$1" 2>&1 | tee -a "$LOG"
+    "$ROOT/.venv/bin/ansible-playbook" -i "$INVENTORY" "${OPTIONS[@]}" "$ROOT/playbooks/$1" 2>&1 | tee -a "$LOG"
 }
 
 T0=$(now)
@@ -60,6 +66,12 @@ mkdir -p "$STATE/collection/ansible_collections/kvmnet"
 cp -a "$src" "$STATE/collection/ansible_collections/kvmnet/bridge"
 say "bootstrap and collection copy: $(since "$t") s"
 
+# a kept or interrupted lab: refuse before the cleanup trap exists (it would remove that lab)
+if [[ -d "$STATE/machines" ]]; then
+    echo "demo: a lab exists in $STATE/machines (kept with KEEP=1, or interrupted): remove it first with" \
+        "scripts/demo.sh clean (make demo-clean)" >&2
+    exit 1
+fi
 : >"$LOG"
 # the lab writes its inventory during the run; until then an empty one (no parse warning)
 [[ -f "$INVENTORY" ]] || printf '# no lab is up\nall: {}\n' >"$INVENTORY"
