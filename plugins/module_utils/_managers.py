@@ -837,6 +837,11 @@ class _Host(object):
         active = None
         if device is not None and device[2]:
             active = next((profile for profile in self.nm_profiles if profile['uuid'] == device[2]), None)
+            if active is None:
+                # netplan writes its profiles without uuid= (NetworkManager derives one from the path): a device
+                # whose active profile is no keyfile we know runs the generated profile that binds it, if only one
+                unnamed = [profile for profile in profiles if profile['netplan'] and not profile['uuid']]
+                active = unnamed[0] if len(unnamed) == 1 else None
         own = [profile for profile in profiles if not profile['netplan'] and profile['autoconnect']]
         if device is not None:
             runtime = 'NetworkManager device, state %s (nmcli)' % device[0]

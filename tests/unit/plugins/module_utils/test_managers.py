@@ -514,6 +514,28 @@ def test_netplan_and_the_networkmanager_profile_it_generated_are_one_claim(tmp_p
     assert result['eth1'] == owner('networkmanager', 'NetworkManager device, state disconnected (nmcli)')
 
 
+def test_netplan_generated_profile_without_uuid_is_still_netplans(tmp_path):
+    """netplan writes its NetworkManager profiles without uuid= (a real Ubuntu host: cloud-init's netplan-eth0 is
+    connected); NetworkManager derives the uuid, so nmcli's CON-UUID matches no keyfile: still one claim, netplan's."""
+    write(tmp_path, '/etc/netplan/50-cloud-init.yaml', 'network:\n  renderer: NetworkManager\n  ethernets:\n'
+          '    eth0:\n      dhcp4: true\n')
+    write(tmp_path, '/run/NetworkManager/system-connections/netplan-eth0.nmconnection',
+          '[connection]\nid=netplan-eth0\ntype=ethernet\ninterface-name=eth0\n')
+    nmcli = FakeNmcli(out='eth0:connected:ethernet:626dd384-8b3d-3690-9511-192b2c79b3fd\n')
+    result = detect(tmp_path, nmcli, '/usr/bin/nmcli', yaml_module=yaml_module())
+    assert result['eth0']['name'] == 'netplan' and result['eth0']['renderer'] == 'NetworkManager'
+    assert "NetworkManager runs its generated profile 'netplan-eth0'" in result['eth0']['detail']
+
+
+def test_an_active_profile_that_is_no_keyfile_is_networkmanagers_own(tmp_path):
+    """Without a netplan-generated profile for the device, an unknown active uuid stays NetworkManager's claim."""
+    (tmp_path / 'run/NetworkManager').mkdir(parents=True)  # NetworkManager runs: nmcli is asked
+    nmcli = FakeNmcli(out='eth0:connected:ethernet:626dd384-8b3d-3690-9511-192b2c79b3fd\n')
+    result = detect(tmp_path, nmcli, '/usr/bin/nmcli', yaml_module=yaml_module())
+    assert result['eth0']['name'] == 'networkmanager'
+    assert 'in memory or not a keyfile' in result['eth0']['detail']
+
+
 def test_netplan_with_networkmanager_managing_the_device_before_generate(tmp_path):
     """netplan names eth0 for NetworkManager, NM manages eth0 but has no profile for it yet (netplan generate has
     not run): one claim, netplan's."""
