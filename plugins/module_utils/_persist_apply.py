@@ -229,6 +229,6 @@ def apply(backend, model, the_plan, activate=True):
         raise ApplyError(
             'persist (%s) failed: %s. Everything this run did was taken back (%d files restored, %d commands'
             ' undone)%s: the host is as it was.' % (
-                backend.name, message, sum(1 for kind, _ in journal.steps if kind == 'file'),
-                sum(1 for kind, _ in journal.steps if kind == 'command'), reactivation),
+                backend.name, message, sum(1 for step in journal.steps if step[0] == 'file'),
+                sum(1 for step in journal.steps if step[0] == 'command'), reactivation),
             failed=message)

@@ -186,4 +186,3 @@ def validate(bridge, port, addressing):
     port_model = _within('port', _port_model, port, bridge_model['name'])
     return dict(bridge=bridge_model, port=port_model,
                 addressing=_addressing_model(addressing or {}, bridge_model['name']))
-

@@ -53,8 +53,6 @@ def _bool(value):
     return 'yes' if value else 'no'
 
 
-
-
 def _ini(text):
     """A systemd unit-style file -> list of (section, key, value) in order (comments and blank lines dropped)."""
     entries, section = [], None
@@ -134,29 +132,31 @@ class NetworkdBackend(_persist.Backend):
             ('MulticastSnooping', self._flag(bridge['mcast_snooping'])),
             ('GroupForwardMask', bridge['group_fwd_mask']),
         ]))
-        network = marked_text(model, ini_section('Match', [('Name', bridge['name'])]),
-                        ini_section('Link', [('MTUBytes', bridge['mtu']),
-                                          ('RequiredForOnline', 'carrier' if addressing['mode'] == 'none' else None)]),
-                        ini_section('Network', self._addressing(addressing)))
-        port_file = marked_text(model, ini_section('Match', [('Name', port['name'])]),
-                          ini_section('Link', [('RequiredForOnline', 'enslaved')]),
-                          ini_section('Network', [('Bridge', bridge['name']), ('DHCP', 'no'),
-                                               ('LinkLocalAddressing', 'no'), ('IPv6AcceptRA', 'no')]),
-                          ini_section('Bridge', [
-                              ('Cost', port['cost']),
-                              ('Priority', port['priority']),
-                              ('HairPin', self._flag(port['hairpin'])),
-                              ('Learning', self._flag(port['learning'])),
-                              ('UnicastFlood', self._flag(port['unicast_flood'])),
-                              ('MulticastFlood', self._flag(port['mcast_flood'])),
-                              # both inverted: UseBPDU=no is the kernel's guard on, AllowPortToBeRoot=no root_block
-                              ('UseBPDU', self._flag(port['bpdu_guard'], invert=True)),
-                              ('AllowPortToBeRoot', self._flag(port['root_block'], invert=True)),
-                              ('Isolated', self._flag(port['isolated'])),
-                              ('NeighborSuppression', self._flag(port['neigh_suppress'])),
-                          ]))
+        network = marked_text(
+            model, ini_section('Match', [('Name', bridge['name'])]),
+            ini_section('Link', [('MTUBytes', bridge['mtu']),
+                                 ('RequiredForOnline', 'carrier' if addressing['mode'] == 'none' else None)]),
+            ini_section('Network', self._addressing(addressing)))
+        port_file = marked_text(
+            model, ini_section('Match', [('Name', port['name'])]),
+            ini_section('Link', [('RequiredForOnline', 'enslaved')]),
+            ini_section('Network', [('Bridge', bridge['name']), ('DHCP', 'no'),
+                                    ('LinkLocalAddressing', 'no'), ('IPv6AcceptRA', 'no')]),
+            ini_section('Bridge', [
+                ('Cost', port['cost']),
+                ('Priority', port['priority']),
+                ('HairPin', self._flag(port['hairpin'])),
+                ('Learning', self._flag(port['learning'])),
+                ('UnicastFlood', self._flag(port['unicast_flood'])),
+                ('MulticastFlood', self._flag(port['mcast_flood'])),
+                # both inverted: UseBPDU=no is the kernel's guard on, AllowPortToBeRoot=no root_block
+                ('UseBPDU', self._flag(port['bpdu_guard'], invert=True)),
+                ('AllowPortToBeRoot', self._flag(port['root_block'], invert=True)),
+                ('Isolated', self._flag(port['isolated'])),
+                ('NeighborSuppression', self._flag(port['neigh_suppress'])),
+            ]))
         taps = marked_text(model, ini_section('Match', [('Name', ' '.join(TAP_PATTERNS))]),
-                     ini_section('Link', [('Unmanaged', 'yes')]))
+                           ini_section('Link', [('Unmanaged', 'yes')]))
         return [_persist.PersistFile(paths['netdev'], netdev, MODE),
                 _persist.PersistFile(paths['network'], network, MODE),
                 _persist.PersistFile(paths['port'], port_file, MODE),

@@ -83,8 +83,6 @@ def _bool(value):
     return 'true' if value else 'false'
 
 
-
-
 def _flag(value):
     return None if value is None else _bool(value)
 
@@ -186,7 +184,7 @@ class NetworkManagerBackend(_persist.Backend):
             ]))
         taps = ';'.join('interface-name:' + pattern for pattern in TAP_PATTERNS)
         conf = marked_text(model, ini_section('keyfile', [('unmanaged-devices+', taps)]),
-                     ini_section('main', [('no-auto-default+', 'interface-name:' + port['name'])]))
+                           ini_section('main', [('no-auto-default+', 'interface-name:' + port['name'])]))
         return [_persist.PersistFile(paths['bridge'], bridge_file, KEYFILE_MODE),
                 _persist.PersistFile(paths['port'], port_file, KEYFILE_MODE),
                 _persist.PersistFile(paths['conf'], conf, CONF_MODE)]

@@ -150,7 +150,7 @@ def root(tmp_path):
 
 def snapshot(root):
     found = {}
-    for directory, _, names in os.walk(str(root)):
+    for directory, _subdirectories, names in os.walk(str(root)):
         for name in names:
             path = os.path.join(directory, name)
             info = os.lstat(path)
