@@ -1,7 +1,7 @@
 # Entry points for developers and CI. Every target is a thin wrapper over a script in scripts/ (see there).
 SHELL := /bin/bash
 
-.PHONY: bootstrap lint sanity unit integration molecule e2e docs test demo bench clean
+.PHONY: bootstrap lint sanity unit integration molecule e2e docs test demo demo-clean bench clean
 
 # Debian packages + .venv and .venv-pyroute2-0.7 (fast when already done)
 bootstrap:
@@ -39,9 +39,15 @@ docs: bootstrap
 test:
 	scripts/test.sh
 
-# the built-in lab and the benchmarks (scripts maintained with the modules)
+# the built-in lab (docs/lab.md): build it, run the fleet playbook against its laptop, observe, draw, remove it;
+# `make demo KEEP=1` keeps the lab to look around, `make demo-clean` removes it then
 demo:
-	scripts/demo.sh
+	KEEP="$(KEEP)" scripts/demo.sh
+
+demo-clean:
+	scripts/demo.sh clean
+
+# the benchmarks (scripts maintained with the modules)
 
 bench:
 	scripts/bench.sh

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole pipeline (what `make test` and CI run): bootstrap, lint, sanity, unit, integration, molecule, fleet,
-# netfilter, e2e, libvirt-network, libvirt-host, docs (DEFAULT_STAGES below).
+# netfilter, e2e, libvirt-network, libvirt-host, demo, docs (DEFAULT_STAGES below).
 #
 #   scripts/test.sh [STAGE...]      default: all stages, in that order
 #
@@ -21,7 +21,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-DEFAULT_STAGES=(bootstrap lint sanity unit integration molecule fleet netfilter e2e libvirt-network libvirt-host docs)
+DEFAULT_STAGES=(bootstrap lint sanity unit integration molecule fleet netfilter e2e libvirt-network libvirt-host demo docs)
 declare -A SCRIPT=(
     [bootstrap]=scripts/bootstrap.sh
     [lint]=scripts/lint.sh
@@ -34,6 +34,7 @@ declare -A SCRIPT=(
     [fleet]=tests/fleet/run.sh
     [netfilter]=tests/netfilter/run.sh
     [libvirt-host]=tests/fleet/libvirt_host.sh
+    [demo]=tests/demo/run.sh
     [docs]=scripts/docs-check.sh
 )
 
