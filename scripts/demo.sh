@@ -51,11 +51,20 @@ playbook() {
 T0=$(now)
 mkdir -p "$STATE"
 if [[ "$ACTION" == clean ]]; then
+    LOG="$STATE/lab-destroy.log"  # (lab.log stays: the kept run's output)
     : >"$LOG"
     [[ -f "$INVENTORY" ]] || printf '# no lab is up\nall: {}\n' >"$INVENTORY"
     playbook lab_destroy.yml >/dev/null || { echo "demo clean: FAILED (see $LOG)" >&2; exit 1; }
+    rm -rf "$STATE/collection"
     say "lab removed in $(since "$T0") s"
     exit 0
+fi
+
+# a kept or interrupted lab: refuse before the cleanup trap exists (it would remove that lab)
+if [[ -d "$STATE/machines" ]]; then
+    echo "demo: a lab exists in $STATE/machines (kept with KEEP=1, or interrupted): remove it first with" \
+        "scripts/demo.sh clean (make demo-clean)" >&2
+    exit 1
 fi
 
 t=$(now)
@@ -66,12 +75,6 @@ mkdir -p "$STATE/collection/ansible_collections/kvmnet"
 cp -a "$src" "$STATE/collection/ansible_collections/kvmnet/bridge"
 say "bootstrap and collection copy: $(since "$t") s"
 
-# a kept or interrupted lab: refuse before the cleanup trap exists (it would remove that lab)
-if [[ -d "$STATE/machines" ]]; then
-    echo "demo: a lab exists in $STATE/machines (kept with KEEP=1, or interrupted): remove it first with" \
-        "scripts/demo.sh clean (make demo-clean)" >&2
-    exit 1
-fi
 : >"$LOG"
 # the lab writes its inventory during the run; until then an empty one (no parse warning)
 [[ -f "$INVENTORY" ]] || printf '# no lab is up\nall: {}\n' >"$INVENTORY"
@@ -88,6 +91,7 @@ finish() {
     else
         t=$(now)
         if playbook lab_destroy.yml >/dev/null; then
+            rm -rf "$STATE/collection"
             say "lab removed in $(since "$t") s"
         else
             say "removing the lab FAILED (see $LOG); try again: scripts/demo.sh clean"
