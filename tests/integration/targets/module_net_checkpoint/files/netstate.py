@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) kvmnet.bridge contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Print the network state of namespace NS as JSON, read with iproute2 (`ip -j -d`), independently of the
