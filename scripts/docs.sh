@@ -8,8 +8,9 @@
 #
 # Needs .venv-docs (requirements/docs.txt) and chromium-headless-shell for --check: scripts/bootstrap.sh installs
 # both. Offline: Sphinx's intersphinx inventories (docs.ansible.com, docs.python.org) are unreachable here, so the
-# generated conf.py gets no intersphinx mapping, and the few labels antsibull-docs points into the Ansible docs
-# (common_return_values, ...) are provided by a small page of external links (rst/ansible-references.rst).
+# generated conf.py gets no intersphinx mapping, and the labels antsibull-docs points into the Ansible docs
+# (common_return_values, ..., and the pages of modules of other collections our docs name, such as
+# ansible.builtin.wait_for_connection) are provided by a small page of external links (rst/ansible-references.rst).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -70,6 +71,18 @@ Ansible configuration settings
 See `Ansible Configuration Settings
 <https://docs.ansible.com/ansible/latest/reference_appendices/config.html>`_.
 EOF
+# modules of other collections that our docs link (M(ansible.builtin.wait_for_connection)): a label each, pointing to
+# the module's page on docs.ansible.com
+grep -rhoE 'ansible_collections\.[a-z0-9_]+\.[a-z0-9_]+\.[a-z0-9_]+_module' "$SITE/rst" | sort -u |
+    grep -v '^ansible_collections\.kvmnet\.bridge\.' | while read -r label; do
+        fqcn="${label#ansible_collections.}"
+        fqcn="${fqcn%_module}"
+        namespace="${fqcn%%.*}" rest="${fqcn#*.}"
+        collection="${rest%%.*}" module="${rest#*.}"
+        # shellcheck disable=SC2016  # the backquotes are reStructuredText's link syntax
+        printf '\n.. _%s:\n\n%s\n%s\n\nSee `%s <https://docs.ansible.com/ansible/latest/collections/%s/%s/%s_module.html>`_.\n' \
+            "$label" "$fqcn" "$(printf '%*s' "${#fqcn}" '' | tr ' ' -)" "$fqcn" "$namespace" "$collection" "$module"
+    done >>"$SITE/rst/ansible-references.rst"
 if ! sphinx-build -M html "$SITE/rst" "$SITE/build" -c "$SITE" -W --keep-going -q >"$SITE/sphinx.log" 2>&1; then
     cat "$SITE/sphinx.log" >&2
     log "Sphinx reported warnings or errors (above): the site must build cleanly"

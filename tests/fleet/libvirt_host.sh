@@ -101,6 +101,12 @@ EOF
 
     # 1. dry run on the fresh host (once the new links have their IPv6 link-local addresses and carrier)
     local try
+    # IPv6 duplicate address detection of the new links' link-local addresses adds their local routes when it ends
+    # (seconds under load): wait until no address is tentative, then until two snapshots agree
+    for ((try = 0; try < 150; try++)); do
+        [[ -z "$(ip -6 address show tentative)" ]] && break
+        sleep 0.2
+    done
     snapshot "$STATE/before.txt"
     for ((try = 0; try < 20; try++)); do
         sleep 0.5

@@ -15,8 +15,9 @@
 #               tap joins kvmbr0 and pings the LAN's router across it
 #   idempotent  the same run again: changed=0 on every host, with every phase enabled
 #   refusals    all hosts in one batch, failures tolerated; hosts 1-8 each hit another refusal (auto without a wired
-#               NIC, static, dhcp without a DHCP client, a backend not in this release, a port of another bridge,
-#               an uplink with an address, a bridge name taken by a veth, loopback as uplink): each message is
+#               NIC, static and dhcp without a stack to address the bridge, a backend whose stack is not installed,
+#               a port of another bridge, an uplink with an address, a bridge name taken by a veth, loopback as
+#               uplink): each message is
 #               checked and each host is unchanged; hosts 9-10 report changed=0
 #   canary      a second bridge on eth1, but the canary (the first host) names its connection interface wl0 as the
 #               uplink: the canary fails in preflight, the play stops, no other host is touched (not in the recap,
@@ -196,9 +197,9 @@ variant "$STATE/inventory-refusals.yml" '{}' '{
     "'"${HOSTS[7]}"'": {"kvm_bridge_host_uplink": "lo", "kvm_bridge_host_bridge": "kvmbr8"}}'
 REFUSALS=(
     "kvm_bridge_host_uplink: auto found no wired NIC to bridge. Every interface, with the reason it was rejected:"
-    "kvm_bridge_host_addressing: static is not implemented in this release"
-    "kvm_bridge_host_addressing: dhcp needs a DHCP client on kvmbr0"
-    "kvm_bridge_host_persist: backend networkmanager (set by kvm_bridge_host_persist): not in this release"
+    "kvm_bridge_host_addressing: static needs a network stack that addresses kvmbr0"
+    "kvm_bridge_host_addressing: dhcp needs a network stack that addresses kvmbr0"
+    "NetworkManager is not installed (nmcli missing): install network-manager, or choose the backend"
     "Interface eth0 is already a port of bridge kvmbr0"
     "Interface eth1 carries 192.0.2.6/24"
     "kvm_bridge_host_bridge: wl0 exists and is a veth interface, not a bridge"
