@@ -13,7 +13,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import errno
+import fcntl
+import json
+import os
 import sys
+import time
 
 # The oldest target Python the modules run on. Every module refuses an older one in words before anything else
 # (:func:`require_python`): reading pyroute2's version for the ``>= 0.7`` guard needs ``importlib.metadata``
@@ -151,6 +156,9 @@ def apply_plan(operations, check_mode):
     """
     if check_mode:
         return
+    journal = RunJournal.active()
+    if journal is not None:
+        journal.begin([operation.describe() for operation in operations])
     applied = []
     for operation in operations:
         try:
@@ -181,6 +189,8 @@ def apply_plan(operations, check_mode):
                 msg += ' The kernel had applied part of it; that was undone, the host is as it was.'
             else:
                 msg += ' Nothing had been changed.'
+            if journal is not None and not revert_errors:
+                journal.end()  # reverted: nothing half done stays behind
             raise ApplyError(
                 msg,
                 failed_operation=operation.describe(),
@@ -188,6 +198,10 @@ def apply_plan(operations, check_mode):
                 revert_errors=revert_errors,
             )
         applied.append(operation)
+        if journal is not None:
+            journal.step(len(applied))
+    if journal is not None:
+        journal.end()
 
 
 class Manager(object):
@@ -215,18 +229,265 @@ def run_module(module, manager_factory):
     """The exception boundary: build the manager, run it, turn collection errors into ``fail_json``.
 
     ``manager_factory(module)`` returns an object whose ``run()`` returns the result dict.
+
+    The run holds the host lock of its network namespace (:class:`HostLock`) from before the read to after the
+    apply, so two plays racing on one host run their tasks one after the other (the second reads what the first
+    made and has nothing left to do) instead of both planning from the same read. A record of a previous run
+    that was killed while applying its plan (:class:`RunJournal`) is reported: a warning and
+    ``interrupted_runs`` in the result, on success and on failure.
     """
     require_python(module)
     manager = None
+    lock = journal = None
+    result = details = None
     try:
+        params = getattr(module, 'params', None) or {}
+        lock = HostLock.acquire(params.get('netns'), module_name(module))
+        journal = RunJournal(lock, module_name(module), run_identity(params))
+        RunJournal.activate(journal)
         manager = manager_factory(module)
         result = manager.run()
     except KvmnetError as exc:
         # one shape on every path: a refusal or a failed change still says what was there and what ran
         details = dict(REFUSAL_SHAPE, before=getattr(manager, 'before', None))
         details.update(exc.details)
-        module.fail_json(msg=exc.msg, **details)
+        details['msg'] = exc.msg
+    finally:
+        RunJournal.activate(None)
+        interrupted = journal.close(getattr(module, 'check_mode', False)) if journal is not None else []
+        if lock is not None:
+            lock.release()
+    outcome = result if details is None else details
+    if interrupted:
+        outcome['interrupted_runs'] = interrupted
+        for record in interrupted:
+            module.warn(interrupted_note(record, result is not None and result.get('changed')))
+    if details is not None:
+        module.fail_json(**details)
     module.exit_json(**result)
+
+
+# ---- one task at a time per network namespace, and what a killed run left -------------------------------------
+
+RUN_DIR_ENV = 'KVMNET_RUN_DIR'  # where the locks and run records live (default /run/kvmnet); a seam for tests
+DEFAULT_RUN_DIR = '/run/kvmnet'
+LOCK_TIMEOUT = 300  # seconds a task waits for another kvmnet.bridge task on the same namespace
+LOCK_POLL = 0.05
+
+
+def module_name(module):
+    """The task's module name as Ansible passes it (``kvmnet.bridge.linux_bridge``), or the file's name."""
+    return getattr(module, '_name', None) or 'kvmnet.bridge'
+
+
+def run_identity(params):
+    """What a task is about, for its run record: its name / id / domain / bridge (first one set), else ''."""
+    for key in ('name', 'id', 'domain'):
+        if isinstance(params.get(key), str) and params[key]:
+            return params[key]
+    bridge = params.get('bridge')
+    if isinstance(bridge, dict):
+        return str(bridge.get('name') or '')
+    return str(bridge or '')
+
+
+def _lock_key(netns):
+    """File-name-safe key of a network namespace (the host's own: ``host``)."""
+    if not netns:
+        return 'host'
+    return 'netns-' + ''.join(char if char.isalnum() or char in '-_.' else '_' for char in netns)
+
+
+class HostLock(object):
+    """An exclusive POSIX lock (``lockf``) on ``RUN_DIR/<netns key>.lock`` held by one task at a time.
+
+    POSIX record locks belong to the process: the kernel drops them when it dies (SIGKILL included), so a killed
+    task never leaves a stale lock, and forked helpers (pyroute2's namespace proxy, the checkpoint watchdog) do
+    not inherit it. The lock file holds who has it, for the message of a task that waited too long; the holder
+    removes it when done (a waiter that then holds a removed file retries on the new one). Where the run
+    directory cannot be made (no root, read-only /run) the module runs without lock and record: ``path`` None.
+    """
+
+    def __init__(self, path, handle, directory):
+        self.path = path
+        self.handle = handle
+        self.directory = directory
+
+    @classmethod
+    def acquire(cls, netns, who, directory=None, timeout=LOCK_TIMEOUT, clock=time.monotonic, sleep=time.sleep):
+        directory = directory or os.environ.get(RUN_DIR_ENV) or DEFAULT_RUN_DIR
+        path = os.path.join(directory, _lock_key(netns) + '.lock')
+        try:
+            os.makedirs(directory, 0o700, exist_ok=True)
+        except OSError:
+            return cls(None, None, None)
+        deadline = clock() + timeout
+        handle = None
+        while True:
+            if handle is None:
+                try:
+                    handle = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                except OSError:
+                    return cls(None, None, None)
+            try:
+                fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno not in (errno.EACCES, errno.EAGAIN):
+                    os.close(handle)
+                    raise
+            else:
+                if cls._current_file(handle, path):
+                    break
+                os.close(handle)  # the holder removed this file when it was done: lock the one at the path
+                handle = None
+                continue
+            if clock() >= deadline:
+                holder = cls._holder(handle)
+                os.close(handle)
+                raise KvmnetError(
+                    'Another kvmnet.bridge task (%s) has held the lock %s%s for more than %d s, so this task did'
+                    ' not start: wait until it ends and run again (tasks on one host run one at a time, each on'
+                    ' what the one before made).' % (holder or 'unknown', path, where(netns), timeout),
+                    lock=path, holder=holder)
+            sleep(LOCK_POLL)
+        os.ftruncate(handle, 0)
+        os.pwrite(handle, ('pid %d, %s' % (os.getpid(), who)).encode('utf-8'), 0)
+        return cls(path, handle, directory)
+
+    @staticmethod
+    def _current_file(handle, path):
+        """Whether ``handle`` is still the file at ``path`` (a holder unlinks it on release)."""
+        try:
+            mine, there = os.fstat(handle), os.stat(path)
+        except OSError:
+            return False
+        return (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino)
+
+    @staticmethod
+    def _holder(handle):
+        try:
+            return os.pread(handle, 512, 0).decode('utf-8', 'replace').strip()
+        except OSError:
+            return None
+
+    def release(self):
+        """Remove the lock file (no lock files pile up per namespace), then drop the lock. A task waiting on the
+        removed file sees it is gone once it gets the lock and locks the path's new file instead."""
+        if self.handle is not None:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+            os.close(self.handle)  # closing the descriptor drops the POSIX lock
+            self.handle = None
+
+
+class RunJournal(object):
+    """The record of a plan being applied: ``RUN_DIR/<netns key>.run.<module>.<identity>.json``.
+
+    :func:`apply_plan` writes it before the first operation, updates the count after each one and removes it
+    once the plan is applied (or fully reverted). A record found at the start of a run was left by a run that
+    died while applying (SIGKILL, OOM, power): :meth:`close` returns it (and removes it when it belongs to this
+    task, which has just re-read the host and converged it). Records of other tasks are reported, not removed.
+    """
+
+    _current = [None]
+
+    def __init__(self, lock, module, identity):
+        self.path = None
+        self.found = []
+        self.module = module
+        self.identity = identity
+        self.record = None
+        if lock.path is None:
+            return
+        stem = lock.path[:-len('.lock')] + '.run.'
+        self.path = '%s%s.%s.json' % (stem, _file_safe(module), _file_safe(identity))
+        prefix = os.path.basename(stem)
+        for entry in sorted(os.listdir(lock.directory)):
+            if entry.startswith(prefix) and entry.endswith('.json'):
+                full = os.path.join(lock.directory, entry)
+                self.found.append((full, self._load(full)))
+
+    @classmethod
+    def activate(cls, journal):
+        cls._current[0] = journal
+
+    @classmethod
+    def active(cls):
+        return cls._current[0]
+
+    @staticmethod
+    def _load(path):
+        try:
+            with open(path) as handle:
+                return json.load(handle)
+        except (OSError, ValueError):
+            return dict(module=None, target=None, note='its record is unreadable: %s' % path)
+
+    def _write(self):
+        temporary = '%s.%d.tmp' % (self.path, os.getpid())
+        with open(temporary, 'w') as handle:
+            json.dump(self.record, handle, sort_keys=True)
+        os.rename(temporary, self.path)
+
+    def begin(self, operations):
+        if self.path is None:
+            return
+        self.record = dict(module=self.module, target=self.identity, pid=os.getpid(), started_at=time.time(),
+                           operations=operations, applied=0, total=len(operations))
+        self._write()
+
+    def step(self, applied):
+        if self.record is not None:
+            self.record['applied'] = applied
+            self._write()
+
+    def end(self):
+        if self.record is not None:
+            self.record = None
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+
+    def close(self, check_mode=False):
+        """The interrupted runs found at the start (each a dict). This task's own record is consumed, except in
+        check mode (nothing was repaired) and when this run itself failed half way (its record stays)."""
+        interrupted = []
+        for path, record in self.found:
+            mine = path == self.path
+            interrupted.append(dict(record, this_task=mine, check_mode=bool(check_mode)))
+            if mine and not check_mode and self.record is None:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+        return interrupted
+
+
+def _file_safe(text):
+    return ''.join(char if char.isalnum() or char in '-_' else '_' for char in text)[:80] or '-'
+
+
+def interrupted_note(record, changed):
+    """The warning about a run that was killed while applying its plan (``record`` from :class:`RunJournal`)."""
+    done = record.get('operations') or []
+    applied = record.get('applied') or 0
+    what = '%s on %r' % (record.get('module') or 'a kvmnet.bridge task', record.get('target') or '')
+    if record.get('note'):
+        return 'A previous run of %s was interrupted: %s.' % (what, record['note'])
+    steps = ', '.join('%s %s' % (item.get('action'), item.get('interface') or item.get('path') or '')
+                      for item in done[:applied]) or 'none'
+    text = ('A previous run of %s (pid %s) was interrupted after %d of %d operations (applied: %s)'
+            % (what, record.get('pid'), applied, record.get('total') or len(done), steps))
+    if not record.get('this_task'):
+        return text + '; run that task again to finish or repair it.'
+    if record.get('check_mode'):
+        return text + '; this is check mode: a run without it repairs what that run left half done.'
+    if changed:
+        return text + '; this run re-read the host and repaired what it left half done.'
+    return text + '; this run re-read the host and found nothing left to repair.'
 
 
 def _dotted(version):

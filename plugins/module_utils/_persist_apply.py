@@ -18,7 +18,7 @@ import os
 import stat
 import tempfile
 
-from ansible_collections.kvmnet.bridge.plugins.module_utils._common import ApplyError
+from ansible_collections.kvmnet.bridge.plugins.module_utils._common import ApplyError, RunJournal
 from ansible_collections.kvmnet.bridge.plugins.module_utils._persist import PersistError
 
 ROOT_UID = ROOT_GID = 0
@@ -117,9 +117,25 @@ def plan(backend, model):
     return Plan(files, backend.prepare(model), backend.limits(model))
 
 
+TEMPORARY_PREFIX = '.kvmnet-'
+
+
+def leftovers(directories):
+    """Temporary files of :func:`_write` in ``directories`` (sorted full paths): a run killed between creating
+    one and renaming it left them. Callers hold the host lock (``_common.HostLock``), so none is in use."""
+    found = []
+    for directory in sorted(set(directories)):
+        try:
+            names = os.listdir(directory)
+        except OSError:
+            continue
+        found += [os.path.join(directory, name) for name in sorted(names) if name.startswith(TEMPORARY_PREFIX)]
+    return found
+
+
 def _write(full, content, mode, uid=ROOT_UID, gid=ROOT_GID):
     directory = os.path.dirname(full)
-    handle, temporary = tempfile.mkstemp(prefix='.kvmnet-', dir=directory)
+    handle, temporary = tempfile.mkstemp(prefix=TEMPORARY_PREFIX, dir=directory)
     try:
         os.fchmod(handle, mode)
         if os.geteuid() == 0:
@@ -187,8 +203,17 @@ def apply(backend, model, the_plan, activate=True):
     """Carry out ``the_plan``. Returns dict(activation=[argv...], activated=bool). On failure everything is taken
     back and ApplyError says what failed, what was restored, and any problem of the restore."""
     journal = _Journal(backend.host)
+    run = RunJournal.active()  # the run record: a killed run is reported by the next one
+    if run is not None:
+        run.begin([dict(action='remove' if change.state == 'removed' else 'write', path=change.path)
+                   for change in the_plan.changes]
+                  + [dict(action='run', path=' '.join(command.argv)) for command in the_plan.commands])
     changed_paths = []
+    removed_leftovers = []
     try:
+        for leftover in leftovers(os.path.dirname(backend.host.path(change.path)) for change in the_plan.changes):
+            os.unlink(leftover)
+            removed_leftovers.append(leftover)
         for change in the_plan.changes:
             full = backend.host.path(change.path)
             if change.state == 'removed':
@@ -198,18 +223,27 @@ def apply(backend, model, the_plan, activate=True):
                 _write(full, change.wanted.content.encode('utf-8'), change.wanted.mode)
             journal.steps.append(('file', change))
             changed_paths.append(change.path)
+            if run is not None:
+                run.step(len(journal.steps))
         for command in the_plan.commands:
             rc, out, err = backend.host.run(command.argv)
             if rc != 0:
                 raise PersistError('%s failed (rc %d): %s' % (' '.join(command.argv), rc, (err or out).strip()),
                                    command=command.argv, rc=rc)
             journal.steps.append(('command', command))
+            if run is not None:
+                run.step(len(journal.steps))
         ran = []
         activated = False
         if activate and backend.running():
             ran = backend.activate(model, changed_paths)
             activated = True
-        return dict(activation=ran, activated=activated)
+        if run is not None:
+            run.end()
+        done = dict(activation=ran, activated=activated)
+        if removed_leftovers:  # temporary files a killed run left: said, as the repair they are
+            done['removed_leftovers'] = removed_leftovers
+        return done
     except (PersistError, OSError) as error:
         message = getattr(error, 'msg', None) or str(error)
         problems = journal.undo()
@@ -221,6 +255,8 @@ def apply(backend, model, the_plan, activate=True):
                 problems.append('activating the restored files: %s' % again.msg)
             else:
                 reactivation = ' and %s took the restored files back' % backend.name
+        if run is not None and not problems:
+            run.end()  # all taken back: nothing half done stays behind
         if problems:
             raise ApplyError(
                 'persist (%s) failed: %s. Taking it back hit problems, so the host may be half changed: %s.'
