@@ -112,7 +112,18 @@ def _address(text, option):
             'addressing.%s: %r has no prefix length: without it the address would be a /%d host route. Write'
             ' ADDRESS/PREFIX, for example %s/24.' % (option, text, interface.network.prefixlen, interface.ip),
             **{option: text})
+    _no_scope(text, option)
     return interface
+
+
+def _no_scope(text, option):
+    """Refuse an IPv6 scope id (``fe80::1%eth0``): ``ipaddress`` keeps any text after ``%`` (newlines, ``[``,
+    ``=``), which would reach the files verbatim; the bridge is the address's link anyway."""
+    if '%' in str(text):
+        raise ValidationError(
+            'addressing.%s: %r has a scope id (the part from %%): configuration files do not carry one, the'
+            ' address is on the bridge. Write it without the %%... part, for example %s.'
+            % (option, text, str(text).split('%', 1)[0].strip()), **{option: text})
 
 
 def _gateway(text, option, version):
@@ -121,6 +132,7 @@ def _gateway(text, option, version):
     except ValueError:
         raise ValidationError('addressing.%s: %r is not an IPv%d address.' % (option, text, version),
                               **{option: text})
+    _no_scope(text, option)
     if address.version != version:
         raise ValidationError('addressing.%s: %s is an IPv%d address; %s takes IPv%d.'
                               % (option, address, address.version, option, version), **{option: text})

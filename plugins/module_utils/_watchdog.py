@@ -382,7 +382,7 @@ def launch_detached(argv, log_path):
             os.chdir('/')
             os.umask(0o077)
             null = os.open(os.devnull, os.O_RDWR)
-            log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
             os.dup2(null, 0)
             os.dup2(null, 1)
             os.dup2(log, 2)
