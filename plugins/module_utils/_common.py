@@ -161,6 +161,8 @@ def apply_plan(operations, check_mode):
         journal.begin([operation.describe() for operation in operations])
     applied = []
     for operation in operations:
+        if journal is not None:
+            journal.sending(len(applied) + 1)
         try:
             operation.apply()
         except KvmnetError as exc:
@@ -198,8 +200,6 @@ def apply_plan(operations, check_mode):
                 revert_errors=revert_errors,
             )
         applied.append(operation)
-        if journal is not None:
-            journal.step(len(applied))
     if journal is not None:
         journal.end()
 
@@ -385,10 +385,12 @@ class HostLock(object):
 class RunJournal(object):
     """The record of a plan being applied: ``RUN_DIR/<netns key>.run.<module>.<identity>.json``.
 
-    :func:`apply_plan` writes it before the first operation, updates the count after each one and removes it
-    once the plan is applied (or fully reverted). A record found at the start of a run was left by a run that
-    died while applying (SIGKILL, OOM, power): :meth:`close` returns it (and removes it when it belongs to this
-    task, which has just re-read the host and converged it). Records of other tasks are reported, not removed.
+    :func:`apply_plan` writes it before the first operation, updates it before each one (``applied``: the ones
+    done, ``sending``: the one whose request goes out, which a kill may have stopped before or after the kernel
+    took it) and removes it once the plan is applied (or fully reverted). A record found at the start of a run
+    was left by a run that died while applying (SIGKILL, OOM, power): :meth:`close` returns it (and removes it
+    when it belongs to this task, which has just re-read the host and converged it). Records of other tasks are
+    reported, not removed.
     """
 
     _current = [None]
@@ -435,12 +437,13 @@ class RunJournal(object):
         if self.path is None:
             return
         self.record = dict(module=self.module, target=self.identity, pid=os.getpid(), started_at=time.time(),
-                           operations=operations, applied=0, total=len(operations))
+                           operations=operations, applied=0, sending=None, total=len(operations))
         self._write()
 
-    def step(self, applied):
+    def sending(self, number):
+        """Operation ``number`` (1-based) is about to be sent: the ones before it are applied."""
         if self.record is not None:
-            self.record['applied'] = applied
+            self.record.update(applied=number - 1, sending=number)
             self._write()
 
     def end(self):
@@ -477,10 +480,14 @@ def interrupted_note(record, changed):
     what = '%s on %r' % (record.get('module') or 'a kvmnet.bridge task', record.get('target') or '')
     if record.get('note'):
         return 'A previous run of %s was interrupted: %s.' % (what, record['note'])
-    steps = ', '.join('%s %s' % (item.get('action'), item.get('interface') or item.get('path') or '')
-                      for item in done[:applied]) or 'none'
+    def words(item):
+        return '%s %s' % (item.get('action'), item.get('interface') or item.get('path') or '')
     text = ('A previous run of %s (pid %s) was interrupted after %d of %d operations (applied: %s)'
-            % (what, record.get('pid'), applied, record.get('total') or len(done), steps))
+            % (what, record.get('pid'), applied, record.get('total') or len(done),
+               ', '.join(words(item) for item in done[:applied]) or 'none'))
+    sending = record.get('sending')
+    if sending and sending <= len(done):
+        text += ', while it sent %s (which may or may not have taken effect)' % words(done[sending - 1])
     if not record.get('this_task'):
         return text + '; run that task again to finish or repair it.'
     if record.get('check_mode'):

@@ -215,6 +215,8 @@ def apply(backend, model, the_plan, activate=True):
             os.unlink(leftover)
             removed_leftovers.append(leftover)
         for change in the_plan.changes:
+            if run is not None:
+                run.sending(len(journal.steps) + 1)
             full = backend.host.path(change.path)
             if change.state == 'removed':
                 os.unlink(full)
@@ -223,16 +225,14 @@ def apply(backend, model, the_plan, activate=True):
                 _write(full, change.wanted.content.encode('utf-8'), change.wanted.mode)
             journal.steps.append(('file', change))
             changed_paths.append(change.path)
-            if run is not None:
-                run.step(len(journal.steps))
         for command in the_plan.commands:
+            if run is not None:
+                run.sending(len(journal.steps) + 1)
             rc, out, err = backend.host.run(command.argv)
             if rc != 0:
                 raise PersistError('%s failed (rc %d): %s' % (' '.join(command.argv), rc, (err or out).strip()),
                                    command=command.argv, rc=rc)
             journal.steps.append(('command', command))
-            if run is not None:
-                run.step(len(journal.steps))
         ran = []
         activated = False
         if activate and backend.running():
