@@ -14,23 +14,52 @@ IFNAME_MAX_BYTES = 15
 _MAC_RE = re.compile(r'^[0-9a-f]{2}([:-])[0-9a-f]{2}(\1[0-9a-f]{2}){4}$')
 
 
+# Bytes of a name's UTF-8 encoding that the kernel's isspace() refuses (lib/ctype.c: Latin-1 table, so 0xa0, the
+# no-break space, counts too: 'à' is c3 a0 and the kernel answers EINVAL).
+_KERNEL_SPACE_BYTES = frozenset(b'\t\n\v\f\r \xa0')
+
+
+def _name_problem_char(char):
+    """Why one character cannot be in an interface name, or None."""
+    if char in '/:':
+        return 'the kernel refuses it'
+    if char == '%':
+        return 'the kernel reads "%d" as a template and picks a name itself (br%d -> br0)'
+    if char.isspace() or ord(char) < 32 or 127 <= ord(char) < 160:
+        return 'whitespace or a control character'
+    if 0xa0 in char.encode('utf-8', 'surrogatepass'):
+        return 'its UTF-8 encoding has byte 0xa0, which the kernel reads as a space'
+    return None
+
+
 def validate_ifname(name, option='name'):
-    """Linux interface name rules (dev_valid_name): 1..15 bytes, not '.' or '..', no '/', ':' or whitespace."""
+    """Linux interface name rules (dev_valid_name): 1..15 bytes, not '.' or '..', no '/', ':' or whitespace.
+
+    Also refused, although dev_valid_name() lets them through: '%' (the kernel treats a name with it as a template
+    and creates another name, so a second run would create another interface), control characters (NUL would
+    truncate the name on the wire) and characters whose UTF-8 encoding contains byte 0xa0 (the kernel's isspace()
+    is Latin-1: EINVAL).
+    """
     if not name:
-        raise ValidationError('%s must not be empty.' % option, **{option: name})
-    encoded = name.encode('utf-8')
+        raise ValidationError('%s must not be empty: give the name of an interface, for example "kvmbr0".'
+                              % option, **{option: name})
+    encoded = name.encode('utf-8', 'surrogatepass')
     problems = []
     if len(encoded) > IFNAME_MAX_BYTES:
         problems.append('it is %d bytes long, the kernel allows at most %d' % (len(encoded), IFNAME_MAX_BYTES))
     if name in ('.', '..'):
         problems.append("'.' and '..' are reserved")
-    bad = sorted(set(char for char in name if char in '/:' or char.isspace()))
-    if bad:
-        problems.append('it contains %s' % ', '.join(repr(char) for char in bad))
+    bad = {}
+    for char in name:
+        why = _name_problem_char(char)
+        if why is not None:
+            bad.setdefault(why, set()).add(char)
+    for why, chars in sorted(bad.items()):
+        problems.append('it contains %s (%s)' % (', '.join(repr(char) for char in sorted(chars)), why))
     if problems:
         raise ValidationError(
-            'Invalid interface name %r for %s: %s. Use at most 15 bytes without "/", ":" or whitespace,'
-            ' for example "kvmbr0".' % (name, option, '; '.join(problems)),
+            'Invalid interface name %r for %s: %s. Use at most 15 bytes without "/", ":", "%%", whitespace or'
+            ' control characters, for example "kvmbr0".' % (name, option, '; '.join(problems)),
             **{option: name}
         )
 

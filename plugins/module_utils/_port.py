@@ -94,7 +94,8 @@ def validate_port_static(params):
     for vlan in params.get('vlans') or []:
         vid = vlan['vid']
         if not 1 <= vid <= 4094:
-            raise ValidationError('vlans: vid=%s is out of range: VLAN ids are 1..4094.' % vid, vid=vid)
+            raise ValidationError('vlans: vid=%s is out of range: VLAN ids are 1..4094 (0 and 4095 are reserved);'
+                                  ' use one in that range.' % vid, vid=vid)
         if vid in seen:
             raise ValidationError('vlans: vid=%s is listed twice.' % vid, vid=vid)
         seen.add(vid)

@@ -25,18 +25,19 @@ def resolve_id(value, option, lookup):
     if value is None:
         return None
     if isinstance(value, bool):
-        raise ValidationError('%s must be a user/group name or a numeric id, not a boolean.' % option,
-                              **{option: value})
+        raise ValidationError('%s=%r: give a user/group name or a numeric id, not a boolean (quote a name such as'
+                              ' "yes").' % (option, value), **{option: value})
     if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
         number = int(value)
         if not 0 <= number <= ID_MAX:
-            raise ValidationError('%s %r is out of range: numeric ids go from 0 to %d.' % (option, value, ID_MAX),
+            raise ValidationError('%s %r is out of range: numeric ids go from 0 to %d. Give an id in that range or'
+                                  ' a %s name.' % (option, value, ID_MAX, 'user' if option == 'owner' else 'group'),
                                   **{option: value})
         return number
     name = str(value).strip()
     try:
         return lookup(name)
-    except KeyError:
+    except (KeyError, ValueError):  # ValueError: a NUL in the name (getpwnam refuses it)
         raise ValidationError(
             '%s %r does not exist on the host: create the %s first, or give a numeric id.'
             % (option, name, 'user' if option == 'owner' else 'group'), **{option: value})
