@@ -1,7 +1,7 @@
 # Entry points for developers and CI. Every target is a thin wrapper over a script in scripts/ (see there).
 SHELL := /bin/bash
 
-.PHONY: bootstrap lint sanity unit integration molecule e2e docs test demo demo-clean bench clean
+.PHONY: bootstrap lint sanity unit integration molecule e2e docs test demo demo-clean bench clean build release-notes matrix
 
 # Debian packages + .venv and .venv-pyroute2-0.7 (fast when already done)
 bootstrap:
@@ -34,6 +34,18 @@ e2e: bootstrap
 # the documentation site (antsibull-docs + Sphinx) in build/docs-site/build/html/; fails on any warning
 docs: bootstrap
 	scripts/docs.sh
+
+# the release tarball: ansible-galaxy collection build -> build/dist/kvmnet-bridge-<version>.tar.gz
+build: bootstrap
+	scripts/build.sh
+
+# preview of the release notes (antsibull-changelog): CHANGELOG.md/.rst into build/release-notes/ (docs/install.md)
+release-notes: bootstrap
+	scripts/release-notes.sh
+
+# the version matrix: sanity on the oldest/newest ansible-core, the smoke from the installed tarball on every series
+matrix: bootstrap
+	scripts/matrix.sh
 
 # bootstrap + lint + sanity + unit + integration + e2e, with a summary of results and timings; non-zero on any failure
 test:
