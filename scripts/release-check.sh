@@ -160,6 +160,7 @@ ee_check() {
     cmp -s "$tarball" "$ctx/_build/collections/kvmnet-bridge.tar.gz" || { echo "ee: the context's tarball differs"; return 1; }
     grep -qF /build/collections/kvmnet-bridge.tar.gz "$ctx/_build/requirements.yml" ||
         { echo "ee: _build/requirements.yml does not install the tarball"; return 1; }
+    # shellcheck disable=SC2016 # literal Containerfile text
     for pkg in 'ARG EE_BASE_IMAGE="registry.fedoraproject.org/fedora:41"' 'COPY _build /build' \
         'ansible-galaxy collection install $ANSIBLE_GALAXY_CLI_COLLECTION_OPTS -r requirements.yml' \
         'introspect.py introspect' 'install-from-bindep'; do
