@@ -147,12 +147,29 @@ class Operation(object):
         return 'Operation(%r, %r, %r)' % (self.action, self.target, self.attributes)
 
 
-def apply_plan(operations, check_mode):
+def _vanished(watch, exists):
+    """The names of ``watch`` that no longer exist (``exists(name)`` False); a read that fails counts as unknown."""
+    gone = []
+    for name in watch or ():
+        try:
+            if not exists(name):
+                gone.append(name)
+        except KvmnetError:
+            pass
+    return gone
+
+
+def apply_plan(operations, check_mode, watch=None, exists=None):
     """The one check-mode gate. Apply ``operations`` in order, all or nothing.
 
     In check mode nothing runs. If an operation fails, what the kernel applied of that operation is undone
     (``undo_partial``), then the operations already applied are reverted in reverse order, and
     :class:`ApplyError` names the failed operation, the kernel's reason and any undo that failed.
+
+    ``watch`` (names) and ``exists`` (name -> bool, a read) are for objects the plan relies on that something
+    else may delete between the read and the write (``ip link del`` of the bridge): when an operation fails,
+    the ones gone are named as the cause (the kernel's own errno is often EINVAL or EOPNOTSUPP then), and the
+    revert of an operation on an object that is gone counts as done (there is nothing left to set back).
     """
     if check_mode:
         return
@@ -166,6 +183,7 @@ def apply_plan(operations, check_mode):
         try:
             operation.apply()
         except KvmnetError as exc:
+            gone = _vanished(watch, exists) if exists is not None else []
             revert_errors = []
             undone = False
             if operation.undo_partial is not None:
@@ -180,8 +198,15 @@ def apply_plan(operations, check_mode):
                 try:
                     done.revert()
                 except KvmnetError as revert_exc:
+                    if done.target in gone and revert_exc.details.get('errno') == 'ENODEV':
+                        continue  # deleted meanwhile: nothing of it is left to set back
                     revert_errors.append('%s %s: %s' % (done.action, done.target, revert_exc.msg))
             msg = 'Operation %s on %s failed: %s' % (operation.action, operation.target, exc.msg)
+            if gone:
+                msg += (' %s no longer exist%s: something else on the host deleted %s after this task read it'
+                        ' (the cause of the failure). Find what removes %s, then run the task again.'
+                        % (', '.join(repr(name) for name in gone), 's' if len(gone) == 1 else '',
+                           'it' if len(gone) == 1 else 'them', 'it' if len(gone) == 1 else 'them'))
             if revert_errors:
                 msg += ' Reverting the operations already applied ALSO failed: %s' % '; '.join(revert_errors)
             elif applied:
@@ -193,12 +218,12 @@ def apply_plan(operations, check_mode):
                 msg += ' Nothing had been changed.'
             if journal is not None and not revert_errors:
                 journal.end()  # reverted: nothing half done stays behind
-            raise ApplyError(
-                msg,
-                failed_operation=operation.describe(),
-                reverted_operations=[done.describe() for done in reversed(applied)],
-                revert_errors=revert_errors,
-            )
+            details = dict(failed_operation=operation.describe(),
+                           reverted_operations=[done.describe() for done in reversed(applied)],
+                           revert_errors=revert_errors)
+            if gone:
+                details['vanished'] = gone
+            raise ApplyError(msg, **details)
         applied.append(operation)
     if journal is not None:
         journal.end()
@@ -238,10 +263,12 @@ def run_module(module, manager_factory):
     """
     require_python(module)
     manager = None
-    lock = journal = None
+    lock = journal = namespace = None
+    params = {}
     result = details = None
     try:
         params = getattr(module, 'params', None) or {}
+        namespace = netns_identity(params.get('netns'))
         lock = HostLock.acquire(params.get('netns'), module_name(module))
         journal = RunJournal(lock, module_name(module), run_identity(params))
         RunJournal.activate(journal)
@@ -257,6 +284,10 @@ def run_module(module, manager_factory):
         interrupted = journal.close(getattr(module, 'check_mode', False)) if journal is not None else []
         if lock is not None:
             lock.release()
+    if namespace is not None and netns_identity(params.get('netns')) != namespace:
+        details = dict(details or dict(REFUSAL_SHAPE, before=getattr(manager, 'before', None)))
+        details['msg'] = netns_vanished_message(params['netns'], details.get('msg'), result)
+        details.update(netns=params['netns'], changed=False)
     outcome = result if details is None else details
     if interrupted:
         outcome['interrupted_runs'] = interrupted
@@ -265,6 +296,31 @@ def run_module(module, manager_factory):
     if details is not None:
         module.fail_json(**details)
     module.exit_json(**result)
+
+
+def netns_identity(netns):
+    """``(dev, inode)`` of the namespace file of ``netns`` (None: no netns option, or no such namespace)."""
+    if not netns:
+        return None
+    from ansible_collections.kvmnet.bridge.plugins.module_utils._netns import netns_path  # _netns imports us
+    try:
+        info = os.stat(netns_path(netns))
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino)
+
+
+def netns_vanished_message(netns, error, result):
+    """The failure of a task whose network namespace was deleted (or replaced) while it ran."""
+    msg = ('Network namespace %r was deleted (or replaced by another of that name) while this task ran in it.'
+           % netns)
+    if error:
+        msg += ' The task failed: %s' % error
+    elif result is not None and result.get('changed'):
+        msg += (' What the task changed went with the namespace (a deleted namespace\'s interfaces are destroyed'
+                ' once nothing holds it); nothing was changed anywhere else.')
+    return msg + (' Find what deletes it, create the namespace again (ip netns add %s, and its interfaces), then'
+                  ' run the task again.' % netns)
 
 
 # ---- one task at a time per network namespace, and what a killed run left -------------------------------------

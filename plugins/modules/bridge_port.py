@@ -684,7 +684,8 @@ class BridgePortManager(Manager):
             steps, after = plan_port(self.params, facts)
             bridge_after = predict_bridge(self.params, facts, steps)
             operations = [self.bind(netlink, step, facts) for step in steps]
-            apply_plan(operations, self.module.check_mode)
+            apply_plan(operations, self.module.check_mode, watch=list(self.indexes(facts)),
+                       exists=lambda name: netlink.get_link(name) is not None)
             if operations and not self.module.check_mode:
                 after, bridge_after = self.read_after(netlink, facts, (bridge_before or {}).get('name'))
         result = self.change_result(before, after, operations)

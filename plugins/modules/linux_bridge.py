@@ -598,7 +598,9 @@ class LinuxBridgeManager(Manager):
             self.module.warn(warning)
         steps, predicted = plan(self.params, self.before, facts=facts)
         operations = [self.bind(netlink, step, facts) for step in steps]
-        apply_plan(operations, self.module.check_mode)
+        existing = [facts['link'], facts['migrate_to']]  # what the plan found and may see deleted under it
+        apply_plan(operations, self.module.check_mode, watch=[link['name'] for link in existing if link],
+                   exists=lambda name: netlink.get_link(name) is not None)
         after = predicted if self.module.check_mode or not operations else bridge_state(self.name,
                                                                                         self.facts(netlink))
         return self.change_result(self.before, after, operations)

@@ -26,6 +26,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import traceback
 
 COLLECTION = 'ansible_collections.kvmnet.bridge.plugins'
 _counter = [0]
@@ -120,7 +121,7 @@ def wrap_operations(before=None, after=None):
     k-th (1-based) operation's kernel request, then the real applier does its work (revert included)."""
     from ansible_collections.kvmnet.bridge.plugins.module_utils import _common
 
-    def hooked(operations, check_mode):
+    def hooked(operations, check_mode, **kwargs):
         for number, operation in enumerate(operations, 1):
             original = operation.apply
 
@@ -131,7 +132,7 @@ def wrap_operations(before=None, after=None):
                 if after is not None:
                     after(number, operation)
             operation.apply = apply
-        return _common.apply_plan(operations, check_mode)
+        return _common.apply_plan(operations, check_mode, **kwargs)
     return hooked
 
 
@@ -159,6 +160,8 @@ def run_module(name, args, hook=None, env=None, timeout=60):
             with open(out.name, 'w') as handle:
                 handle.write(buffer.getvalue())
             code = 0
+        except BaseException:  # the child's own failure: said on stderr, the parent sees no result
+            traceback.print_exc()
         finally:
             os._exit(code)
     _, status = _wait(pid, timeout)

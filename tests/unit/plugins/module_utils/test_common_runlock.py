@@ -264,3 +264,61 @@ def test_persist_apply_removes_temporary_files_a_killed_run_left(tmp_path):
 
 def test_an_apply_error_is_still_the_domain_error():
     assert issubclass(ApplyError, KvmnetError)
+
+
+def test_an_object_deleted_under_the_plan_is_named_and_its_revert_counts_as_done():
+    log = []
+    present = set(['kvmbr0', 'eth0'])
+
+    def set_bridge():
+        log.append('set kvmbr0')
+
+    def revert_bridge():
+        raise NetlinkOperationError('no such interface', errno='ENODEV')
+
+    def enslave():
+        present.discard('kvmbr0')  # deleted by someone else, between the read and this write
+        raise NetlinkOperationError('the kernel rejected a value as invalid (EINVAL)', errno='EINVAL')
+    operations = [Operation('set_mac', 'kvmbr0', apply=set_bridge, revert=revert_bridge),
+                  Operation('enslave', 'eth0', apply=enslave, revert=lambda: None)]
+    with pytest.raises(ApplyError) as failure:
+        apply_plan(operations, False, watch=['kvmbr0', 'eth0'], exists=lambda name: name in present)
+    assert "'kvmbr0' no longer exists: something else on the host deleted it after this task read it" in \
+        failure.value.msg
+    assert 'ALSO failed' not in failure.value.msg and failure.value.details['vanished'] == ['kvmbr0']
+    assert failure.value.details['revert_errors'] == []
+
+
+def test_a_revert_error_on_an_object_that_still_exists_is_still_reported():
+    def fail():
+        raise NetlinkOperationError('refused', errno='EIO')
+
+    def gone():
+        raise NetlinkOperationError('no such interface', errno='ENODEV')
+    operations = [Operation('set', 'kvmbr0', apply=lambda: None, revert=gone), Operation('set', 'x', apply=fail)]
+    with pytest.raises(ApplyError) as failure:
+        apply_plan(operations, False, watch=['kvmbr0'], exists=lambda name: True)
+    assert 'ALSO failed' in failure.value.msg and 'vanished' not in failure.value.details
+
+
+def test_a_namespace_deleted_while_the_task_ran_fails_the_task(tmp_path, run_dir, monkeypatch):
+    from ansible_collections.kvmnet.bridge.plugins.module_utils import _netns
+    netns_dir = tmp_path / 'netns'
+    netns_dir.mkdir()
+    (netns_dir / 'lab').write_text('')
+    monkeypatch.setattr(_netns, 'NETNS_RUN_DIR', str(netns_dir))
+    monkeypatch.setattr(_netns.netns_path, '__defaults__', (str(netns_dir),))
+
+    class Deleting(object):
+        def __init__(self, module):
+            pass
+
+        def run(self):
+            (netns_dir / 'lab').unlink()
+            return dict(changed=True)
+    module = FakeModule()
+    _run(module, Deleting)
+    assert module.failed['msg'].startswith("Network namespace 'lab' was deleted (or replaced by another of that"
+                                           " name) while this task ran in it. What the task changed went with")
+    assert module.failed['changed'] is False and module.failed['netns'] == 'lab'
+    assert _common.netns_identity(None) is None and _common.netns_identity('lab') is None
