@@ -4,7 +4,7 @@
 #
 #   tests/wifi_vm/vm.sh start STATE_DIR            build/reuse the image, start the LAN and the VM, wait for SSH
 #   tests/wifi_vm/vm.sh wait  STATE_DIR [SECONDS]  wait until SSH answers (default KVMNET_WIFI_VM_TIMEOUT or 600)
-#   tests/wifi_vm/vm.sh ssh   STATE_DIR [CMD...]   ssh into the guest as root (inside the VM's namespace)
+#   tests/wifi_vm/vm.sh ssh   STATE_DIR [CMD...]   ssh into the guest as root (ssh -F STATE_DIR/ssh_config)
 #   tests/wifi_vm/vm.sh proxy STATE_DIR            stdin/stdout <-> the guest's SSH port: an ssh ProxyCommand, so
 #                                                  ssh/Ansible on the host reach the guest without any port or
 #                                                  interface in the root network namespace
@@ -22,7 +22,9 @@
 #     machine's own loopback.
 # Nothing is created in the root network namespace. STATE_DIR keeps: machines/ (machine.sh state), lan/ (router
 # state, DHCP leases), disk.qcow2, console.log (the guest's serial console), qemu.pid (QEMU's PID as seen from
-# here) + qemu.starttime (guarding against a recycled PID), ssh_config (for `ssh -F`, Ansible), timings.
+# here) + qemu.starttime (guarding against a recycled PID), timings, ssh_config: host `wifi-laptop` for
+# `ssh -F STATE_DIR/ssh_config wifi-laptop` (also testinfra, Ansible), through `vm.sh proxy` (ProxyCommand), with
+# a connection master (ControlPersist 120 s, ended by stop).
 # A start that fails half way stops what it started.
 set -euo pipefail
 
@@ -73,11 +75,17 @@ Host wifi-laptop
     LogLevel ERROR
     ConnectTimeout 10
     ServerAliveInterval 15
+    ProxyCommand $WIFI_VM_HERE/vm.sh proxy $STATE
+    ControlMaster auto
+    ControlPath /tmp/kvmnet-wifi-ssh-$(sha256sum <<<"$STATE" | cut -c1-16)
+    ControlPersist 120
 EOF
 }
 
 cmd_stop() {
     local pid i
+    # the ssh connection master (ControlPersist) of ssh_config, if one runs
+    [[ ! -f "$STATE/ssh_config" ]] || "${SSH[@]}" -O exit >/dev/null 2>&1 || true
     if pid="$(qemu_pid)"; then
         kill -TERM "$pid" 2>/dev/null || true
         for ((i = 0; i < 100; i++)); do
@@ -99,7 +107,7 @@ cmd_wait() {
     local limit="${1:-$TIMEOUT}" start=$EPOCHREALTIME
     [[ "$limit" =~ ^[0-9]+$ ]] || die "wait: SECONDS must be a whole number, not '$limit'"
     qemu_pid >/dev/null || die "no VM runs for $STATE (vm.sh start first)"
-    until inside "${SSH[@]}" true 2>/dev/null; do
+    until "${SSH[@]}" -o ControlMaster=no true 2>/dev/null; do
         qemu_pid >/dev/null || { tail -n 20 "$STATE/console.log" >&2; die "QEMU exited (console above)"; }
         (( $(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { print int(b - a) }') < limit )) ||
             { tail -n 20 "$STATE/console.log" >&2; die "no SSH after ${limit}s (console above: $STATE/console.log)"; }
@@ -166,7 +174,7 @@ case "$VERB" in
     start) [[ $# -eq 0 ]] || usage; cmd_start ;;
     stop) [[ $# -eq 0 ]] || usage; cmd_stop ;;
     wait) [[ $# -le 1 ]] || usage; cmd_wait "${1:-$TIMEOUT}" ;;
-    ssh) exec "$MACHINE" exec "$STATE/machines" "$NAME" -- "${SSH[@]}" "$@" ;;
+    ssh) exec "${SSH[@]}" "$@" ;;
     proxy)
         [[ $# -eq 0 ]] || usage
         exec "$MACHINE" exec "$STATE/machines" "$NAME" -- \

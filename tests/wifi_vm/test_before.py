@@ -1,0 +1,122 @@
+"""The "Before" state of the wireless-only laptop (issue 12), read inside the VM over SSH (testinfra).
+
+    pytest --hosts=ssh://wifi-laptop --ssh-config=STATE_DIR/ssh_config tests/wifi_vm/test_before.py
+
+Run by tests/wifi_vm/check.sh. Environment: WIFI_VM_SSID, WIFI_VM_AP_ADDR, WIFI_VM_ETH0_MAC, WIFI_VM_MGMT_IF,
+WIFI_VM_MGMT_ADDR, WIFI_VM_AP_NETNS (tests/wifi_vm/lib.sh), KVMNET_WIFI_VM_TIMINGS (a file the Wi-Fi timings, read
+from the guest's journal, are appended to).
+"""
+
+import ipaddress
+import json
+import os
+import re
+import time
+
+import pytest
+
+ENV = os.environ
+
+
+WIFI_TIMEOUT = 180  # seconds after SSH answers for NetworkManager to bring wlan0 up (TCG on shared cores)
+
+
+@pytest.fixture(scope='module', autouse=True)
+def wifi_up(host):
+    """The "Before" state is the settled one: wait until NetworkManager reports wlan0 activated (100)."""
+    deadline = time.monotonic() + WIFI_TIMEOUT
+    while True:
+        state = host.run('nmcli -g GENERAL.STATE device show wlan0').stdout.strip()
+        if state.startswith('100 '):
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f'wlan0 not activated {WIFI_TIMEOUT}s after SSH answered (NetworkManager state {state!r})')
+        time.sleep(1)
+
+
+def ip_json(host, *args):
+    return json.loads(host.check_output('ip -j ' + ' '.join(args)) or '[]')
+
+
+def sysfs(host, path):
+    return host.file(path).content_string.strip()
+
+
+def test_wlan0_is_a_wifi_station_associated_with_the_ssid(host):
+    assert host.file('/sys/class/net/wlan0/phy80211').exists
+    assert 'DEVTYPE=wlan' in sysfs(host, '/sys/class/net/wlan0/uevent').splitlines()
+    info = host.check_output('iw dev wlan0 info')
+    assert re.search(r'^\s*type managed$', info, re.M), info
+    link = host.check_output('iw dev wlan0 link')
+    assert link.startswith('Connected to '), link
+    ssid = re.search(r'^\s*SSID: (.*)$', link, re.M)
+    assert ssid and ssid.group(1) == ENV['WIFI_VM_SSID'], link
+
+
+def test_the_default_route_is_wlan0_via_the_access_point(host):
+    routes = ip_json(host, 'route', 'show', 'default')
+    assert [(r['dev'], r.get('gateway')) for r in routes] == [('wlan0', ENV['WIFI_VM_AP_ADDR'])], routes
+    assert ip_json(host, '-6', 'route', 'show', 'default') == []
+
+
+def test_wlan0_address_is_a_lease_of_the_access_point(host):
+    addrs = [a for a in ip_json(host, 'addr', 'show', 'dev', 'wlan0')[0]['addr_info'] if a['family'] == 'inet']
+    assert len(addrs) == 1, addrs
+    net = ipaddress.ip_network(f"{ENV['WIFI_VM_AP_ADDR']}/24", strict=False)
+    assert ipaddress.ip_address(addrs[0]['local']) in net
+    mac = sysfs(host, '/sys/class/net/wlan0/address')
+    # the AP side's dnsmasq (netns ap) handed it out: its lease file names wlan0's MAC and this address
+    leases = host.check_output('cat /run/kvmnet-laptop/ap.leases').splitlines()
+    assert any(line.split()[1:3] == [mac, addrs[0]['local']] for line in leases), leases
+    assert host.run(f"ip netns exec {ENV['WIFI_VM_AP_NETNS']} iw dev wlan1 info").rc == 0
+
+
+def test_eth0_has_carrier_and_no_ip_configuration(host):
+    assert sysfs(host, '/sys/class/net/eth0/address') == ENV['WIFI_VM_ETH0_MAC']
+    assert sysfs(host, '/sys/class/net/eth0/carrier') == '1'
+    link = ip_json(host, 'addr', 'show', 'dev', 'eth0')[0]
+    assert 'master' not in link
+    assert [a for a in link['addr_info'] if a['family'] == 'inet' or a.get('scope') == 'global'] == []
+    assert host.check_output('nmcli -g GENERAL.STATE device show eth0').startswith('30 ')  # disconnected
+
+
+def test_no_bridge_exists(host):
+    links = ip_json(host, '-d', 'link', 'show')
+    assert [link['ifname'] for link in links if link.get('linkinfo', {}).get('info_kind') == 'bridge'] == []
+    assert host.run('ls -d /sys/class/net/*/bridge').rc != 0
+
+
+def test_management_nic_has_no_gateway(host):
+    ifname = ENV['WIFI_VM_MGMT_IF']
+    addrs = [a['local'] for a in ip_json(host, 'addr', 'show', 'dev', ifname)[0]['addr_info']]
+    assert ENV['WIFI_VM_MGMT_ADDR'] in addrs
+    assert [r for r in ip_json(host, 'route', 'show', 'dev', ifname) if 'gateway' in r] == []
+    assert host.check_output(f'nmcli -g GENERAL.STATE device show {ifname}').startswith('10 ')  # unmanaged
+
+
+# NetworkManager's own journal lines, in order: activation start, association, DHCP lease
+WIFI_STEPS = (
+    ('activation', "device (wlan0): Activation: starting connection 'kvmnet-wifi'"),
+    ('associated', 'device (wlan0): Activation: (wifi) Stage 2 of 5 (Device Configure) successful.'),
+    ('lease', 'dhcp4 (wlan0): state changed new lease'),
+)
+
+
+def test_wifi_timings(host):
+    lines = host.check_output('journalctl -b -u NetworkManager -o json --output-fields=MESSAGE').splitlines()
+    seen = {}
+    for entry in map(json.loads, lines):
+        for name, needle in WIFI_STEPS:
+            if name not in seen and needle in str(entry.get('MESSAGE', '')):
+                seen[name] = int(entry['__MONOTONIC_TIMESTAMP']) / 1e6
+    missing = [name for name, _ in WIFI_STEPS if name not in seen]
+    if missing:
+        pytest.fail(f'no NetworkManager journal line for {missing} (looked for {WIFI_STEPS})')
+    assert seen['activation'] <= seen['associated'] <= seen['lease']
+    path = ENV.get('KVMNET_WIFI_VM_TIMINGS')
+    if path:
+        with open(path, 'a', encoding='utf-8') as out:
+            out.write(f"wifi_activation_at {seen['activation']:.1f}\n")
+            out.write(f"wifi_associated_after {seen['associated'] - seen['activation']:.1f}\n")
+            out.write(f"wifi_lease_after {seen['lease'] - seen['activation']:.1f}\n")
+            out.write(f"wifi_lease_at {seen['lease']:.1f}\n")
