@@ -717,4 +717,6 @@ def _words(exc):
         message = exc.get_error_message()
     except AttributeError:
         message = None
-    return (message or str(exc)).rstrip('.')
+    # libvirt quotes what it was given (a URI, a name) as it is: escape control characters (a newline in a URI)
+    text = (message or str(exc)).rstrip('.')
+    return ''.join(char if char.isprintable() else repr(char)[1:-1] for char in text)
