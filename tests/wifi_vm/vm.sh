@@ -120,7 +120,9 @@ cmd_start() {
     ! qemu_pid >/dev/null || die "a VM already runs for $STATE (PID $(cat "$STATE/qemu.pid")): vm.sh stop first"
     image="$("$WIFI_VM_HERE/image.sh" build)"
     cmd_stop 2>/dev/null  # leftovers of a VM that died
-    trap 'log "start failed: stopping what was started"; cmd_stop; exit 1' ERR INT TERM HUP
+    # any failure from here on (a failed command, die, a signal) stops what was started
+    trap 'rc=$?; if ((rc)); then log "start failed: stopping what was started"; cmd_stop; fi' EXIT
+    trap 'exit 1' ERR INT TERM HUP
     start=$EPOCHREALTIME
     "$MACHINE" start "$STATE/machines" "$NAME" >/dev/null
     mkdir -p "$STATE/lan"
@@ -157,7 +159,7 @@ cmd_start() {
     printf '%s\n' "$pid" >"$STATE/qemu.pid"
     log "QEMU PID $pid started ($(elapsed "$start") s after the start of the LAN), waiting for SSH"
     cmd_wait "$TIMEOUT"
-    trap - ERR INT TERM HUP
+    trap - EXIT ERR INT TERM HUP
     printf 'boot_to_ssh %s\n' "$(elapsed "$start")" >"$STATE/timings"
     log "SSH up $(elapsed "$start") s after the start (ssh -F $STATE/ssh_config wifi-laptop)"
 }
