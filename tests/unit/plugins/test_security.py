@@ -594,3 +594,54 @@ def test_detached_watchdog_does_not_follow_a_symlinked_log(tmp_path):
     time.sleep(1.0)  # the grandchild had the time to run (it must not: its log cannot be opened)
     assert victim.read_text() == 'untouched\n'
     assert not marker.exists()
+
+
+# ---- the roles' tasks and /tmp ----------------------------------------------------------------------------------
+
+ROLES_DIR = os.path.normpath(os.path.join(PLUGINS, '..', 'roles'))
+SHELL_MODULES = ('shell', 'raw', 'script', 'ansible.builtin.shell', 'ansible.builtin.raw', 'ansible.builtin.script')
+
+
+def role_tasks():
+    """Every task (blocks flattened) of every task file of the roles: (file, task)."""
+    found = []
+    for role in sorted(os.listdir(ROLES_DIR)):
+        directory = os.path.join(ROLES_DIR, role, 'tasks')
+        for name in sorted(os.listdir(directory)) if os.path.isdir(directory) else ():
+            with open(os.path.join(directory, name)) as handle:
+                pending = list(yaml.safe_load(handle) or [])
+            while pending:
+                task = pending.pop(0)
+                pending += [item for key in ('block', 'rescue', 'always') for item in task.get(key) or []]
+                found.append(('%s/tasks/%s' % (role, name), task))
+    return found
+
+
+def test_role_tasks_run_no_shell_and_every_command_is_an_argv_list():
+    tasks = role_tasks()
+    commands = [(path, task) for path, task in tasks if set(task) & {'command', 'ansible.builtin.command'}]
+    assert len(tasks) > 50 and len(commands) >= 4  # the netfilter phase's reads and its sysctl -p
+    assert [(path, task.get('name')) for path, task in tasks if set(task) & set(SHELL_MODULES)] == []
+    for path, task in commands:
+        args = task.get('ansible.builtin.command', task.get('command'))
+        argv = args.get('argv') if isinstance(args, dict) else None
+        # a literal list, or one variable holding the list (the module's argv option is a list: no shell parsing)
+        assert isinstance(argv, list) or re.match(r'^\{\{ *[\w.]+ *\}\}$', argv or ''), \
+            '%s: %s' % (path, task.get('name'))
+        assert 'cmd' not in args
+
+
+def test_plugins_code_never_uses_tmp():
+    """No plugin code (documentation strings aside) names /tmp: nothing is written where others can plant links."""
+    found = []
+    for path, tree in trees():
+        docs = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and any(isinstance(target, ast.Name) and target.id in (
+                    'DOCUMENTATION', 'EXAMPLES', 'RETURN') for target in node.targets):
+                docs.add(id(node.value))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and '/tmp' in node.value \
+                    and id(node) not in docs:
+                found.append('%s:%d' % (path, node.lineno))
+    assert found == []
