@@ -153,7 +153,6 @@ class Scratch(object):
         subprocess.run(['ip', 'netns', 'delete', SCRATCH], check=False, capture_output=True)
 
 
-
 def run_main(module_name, args, check=False):
     """Run module ``module_name``'s main() in this process; its result dict (what Ansible would get)."""
     from ansible.module_utils import _internal
@@ -180,8 +179,8 @@ def describe_difference(before, after):
     parts = []
     for key in sorted(set(before) | set(after)):
         if before.get(key) != after.get(key):
-            parts.append('%s: before %s, after %s' % (key, json.dumps(before.get(key), sort_keys=True)[:600],
-                                                     json.dumps(after.get(key), sort_keys=True)[:600]))
+            was, now = (json.dumps(side.get(key), sort_keys=True)[:600] for side in (before, after))
+            parts.append('%s: before %s, after %s' % (key, was, now))
     return '; '.join(parts)
 
 
