@@ -24,7 +24,7 @@ def main():
     sel.register(stdin, selectors.EVENT_READ)
     sel.register(conn, selectors.EVENT_READ)
     while True:
-        for key, _ in sel.select():
+        for key, _events in sel.select():
             if key.fileobj == stdin:
                 data = os.read(stdin, 65536)
                 if not data:

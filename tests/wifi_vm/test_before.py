@@ -109,7 +109,7 @@ def test_wifi_timings(host):
         for name, needle in WIFI_STEPS:
             if name not in seen and needle in str(entry.get('MESSAGE', '')):
                 seen[name] = int(entry['__MONOTONIC_TIMESTAMP']) / 1e6
-    missing = [name for name, _ in WIFI_STEPS if name not in seen]
+    missing = [name for name, _needle in WIFI_STEPS if name not in seen]
     if missing:
         pytest.fail(f'no NetworkManager journal line for {missing} (looked for {WIFI_STEPS})')
     assert seen['activation'] <= seen['associated'] <= seen['lease']
