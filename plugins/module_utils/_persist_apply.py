@@ -211,7 +211,10 @@ def apply(backend, model, the_plan, activate=True):
     changed_paths = []
     removed_leftovers = []
     try:
-        for leftover in leftovers(os.path.dirname(backend.host.path(change.path)) for change in the_plan.changes):
+        # only under the host lock (a run record with a path): without it a leftover may be another run's file
+        locked = run is not None and run.path is not None
+        for leftover in leftovers(os.path.dirname(backend.host.path(change.path)) for change in the_plan.changes
+                                  if locked):
             os.unlink(leftover)
             removed_leftovers.append(leftover)
         for change in the_plan.changes:

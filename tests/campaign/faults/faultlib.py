@@ -26,6 +26,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import traceback
 
 COLLECTION = 'ansible_collections.kvmnet.bridge.plugins'
@@ -77,7 +78,6 @@ def _json(netns, *args):
 def kernel_state(netns):
     """Links (by name, no ifindex), addresses and routes of ``netns``: what a converged host must show."""
     links = _json(netns, '-d', 'link', 'show')
-    names = dict((link['ifindex'], link['ifname']) for link in links)
     state = dict(links={}, addresses=[], routes=[])
     for link in links:
         info = link.get('linkinfo') or {}
@@ -101,7 +101,6 @@ def kernel_state(netns):
             route.get('metric'), route.get('table', 'main')))
     state['addresses'].sort()
     state['routes'].sort()
-    del names
     return state
 
 
@@ -164,7 +163,7 @@ def run_module(name, args, hook=None, env=None, timeout=60):
             traceback.print_exc()
         finally:
             os._exit(code)
-    _, status = _wait(pid, timeout)
+    status = _wait(pid, timeout)[1]
     with open(out.name) as handle:
         text = handle.read()
     os.unlink(out.name)
@@ -176,7 +175,6 @@ def run_module(name, args, hook=None, env=None, timeout=60):
 
 
 def _wait(pid, timeout):
-    import time
     deadline = time.monotonic() + timeout
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
