@@ -529,6 +529,11 @@ def _file_safe(text):
     return ''.join(char if char.isalnum() or char in '-_' else '_' for char in text)[:80] or '-'
 
 
+def _operation_words(item):
+    """``create kvmbr0``: an operation of a run record (a ``describe()`` dict, or a file write's action and path)."""
+    return '%s %s' % (item.get('action'), item.get('interface') or item.get('path') or '')
+
+
 def interrupted_note(record, changed):
     """The warning about a run that was killed while applying its plan (``record`` from :class:`RunJournal`)."""
     done = record.get('operations') or []
@@ -536,8 +541,7 @@ def interrupted_note(record, changed):
     what = '%s on %r' % (record.get('module') or 'a kvmnet.bridge task', record.get('target') or '')
     if record.get('note'):
         return 'A previous run of %s was interrupted: %s.' % (what, record['note'])
-    def words(item):
-        return '%s %s' % (item.get('action'), item.get('interface') or item.get('path') or '')
+    words = _operation_words
     text = ('A previous run of %s (pid %s) was interrupted after %d of %d operations (applied: %s)'
             % (what, record.get('pid'), applied, record.get('total') or len(done),
                ', '.join(words(item) for item in done[:applied]) or 'none'))
