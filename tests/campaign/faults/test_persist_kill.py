@@ -2,14 +2,14 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """bridge_persist (networkd backend) SIGKILLed between its file writes, then re-run (issue 11).
 
-The files go below a scratch root (the module's ``Host`` seam, given a root: the host's own /etc is never
-written); the root holds links to this machine's systemd-networkd and networkctl so the backend's preflight finds
-its stack, and no networkd runs in it (activation is pending, as at a host's first boot). The host starts with
-the files of an older model (another MAC, forward delay and MTU): the change updates several of them. For every file k the
-run is killed right before its write, in the middle of it (the temporary file written, not yet renamed) and right
-after it. Then: every persisted file is whole, either its old or its new content; a re-run says the previous run
-was interrupted, removes the temporary file left (``removed_leftovers``) and converges; a third run is unchanged;
-no temporary file is left.
+The files go below a scratch root (the module's ``Host`` seam, given a root: the host's own /etc is never written);
+the root holds links to this machine's systemd-networkd and networkctl so the backend's preflight finds its stack,
+and no networkd runs in it (activation is pending, as at a host's first boot). The host starts with the files of an
+older model (another MAC, forward delay and MTU): the change updates several of them. For every file k the run is
+killed right before its write, in the middle of it (the temporary file written, not yet renamed) and right after it.
+Then: every persisted file is whole, either its old or its new content; a re-run says the previous run was
+interrupted, removes the temporary file left (``removed_leftovers``) and converges; a third run is unchanged; no
+temporary file is left.
 """
 
 from __future__ import absolute_import, division, print_function
