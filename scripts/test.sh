@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole pipeline (what `make test` and CI run): bootstrap, lint, sanity, unit, integration, molecule, fleet,
-# netfilter, e2e, libvirt-network, libvirt-host, demo, docs (DEFAULT_STAGES below).
+# The whole pipeline (what `make test` and CI run): bootstrap, lint, sanity, unit, bad-input, faults, integration,
+# matrix, release, molecule, fleet, role-vars, netfilter, e2e, libvirt-network, libvirt-host, demo, docs
+# (DEFAULT_STAGES below).
 #
 #   scripts/test.sh [STAGE...]      default: all stages, in that order
 #
@@ -21,12 +22,18 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-DEFAULT_STAGES=(bootstrap lint sanity unit integration molecule fleet netfilter e2e libvirt-network libvirt-host demo docs)
+DEFAULT_STAGES=(bootstrap lint sanity unit bad-input faults integration matrix release molecule fleet role-vars netfilter e2e
+                libvirt-network libvirt-host demo docs)
 declare -A SCRIPT=(
     [bootstrap]=scripts/bootstrap.sh
     [lint]=scripts/lint.sh
     [sanity]=scripts/sanity.sh
     [unit]=scripts/unit.sh
+    [bad-input]=tests/campaign/bad_input/run.sh
+    [faults]=tests/campaign/faults/run.sh
+    [matrix]=scripts/matrix.sh
+    [release]=scripts/release-check.sh
+    [role-vars]=tests/campaign/role_vars/run.sh
     [integration]=scripts/integration.sh
     [molecule]=scripts/molecule.sh
     [e2e]=tests/e2e/run.sh

@@ -47,6 +47,8 @@ from ansible_collections.kvmnet.bridge.plugins.module_utils._persist import Host
 
 PLUGINS = os.path.join(os.path.dirname(os.path.abspath(_persist_model.__file__)), '..')
 COMMAND_CALLS = ('run_command', 'run', '_run_command', '_run')
+LIBVIRT_XML_CALLS = ('networkDefineXML', 'defineXML', 'createXML', 'attachDeviceFlags', 'updateDeviceFlags',
+                     'detachDeviceFlags')
 
 
 def plugin_files():
@@ -240,9 +242,7 @@ def test_libvirt_modules_send_only_elementtree_text():
     sent = 0
     for path, tree in trees():
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and called_name(node)[1] in ('networkDefineXML', 'defineXML',
-                                                                        'createXML', 'attachDeviceFlags',
-                                                                        'updateDeviceFlags', 'detachDeviceFlags'):
+            if isinstance(node, ast.Call) and called_name(node)[1] in LIBVIRT_XML_CALLS:
                 sent += 1
                 assert node.args and not is_string_expression(node.args[0]), '%s:%d' % (path, node.lineno)
     text = open(os.path.join(PLUGINS, 'module_utils', '_libvirt.py')).read()
@@ -376,7 +376,7 @@ def test_networkd_files_parse_to_exactly_the_expected_keys():
     assert sorted(paths) == sorted(item.path for item in files)
     for item in files:
         entries = ini_entries(item.content)
-        assert set((section, key) for section, key, dummy in entries) == NETWORKD_KEYS[paths[item.path]]
+        assert {(section, key) for section, key, dummy in entries} == NETWORKD_KEYS[paths[item.path]]
         assert entries == [(s, k, v) for s, k, v in _persist_networkd._ini(item.content)]  # networkd's own reading
     network = dict(((s, k), v) for s, k, v in ini_entries(files[1].content) if k != 'Address')
     assert network[('Match', 'Name')] == 'br-0.a@b+c_9'

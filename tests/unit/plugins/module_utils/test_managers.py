@@ -124,7 +124,7 @@ def test_unmanaged_devices_from_the_configuration(tmp_path):
     assert result['eth0']['managed'] is False and 'unmanaged-devices' in result['eth0']['detail']
     assert result['eth1']['managed'] is False  # by its permanent MAC
     assert result['eth1']['detail'].endswith('/etc/NetworkManager/conf.d/20-more.conf excludes it')
-    assert result['vx0']['managed'] is False  # type:vxlan
+    assert result['vx0']['managed'] is False  # its kind is vxlan
     assert result['wlan0'] == _managers.manager(
         'networkmanager', None, 'NetworkManager is installed but does not answer (not running); its'
         ' configuration does not exclude this interface')
