@@ -48,6 +48,9 @@ declare -A PKG_FOR=(
     # the lab (tests/lab): libvirt + QEMU guests on a bridge, DHCP from a router namespace
     [qemu-system-x86_64]=qemu-system-x86
     [libvirtd]=libvirt-daemon
+    # the Wi-Fi laptop VM (tests/wifi_vm): a Debian 12 image built from packages, a qcow2 overlay per run
+    [debootstrap]=debootstrap
+    [qemu-img]=qemu-utils
     [virsh]=libvirt-clients
     [dnsmasq]=dnsmasq-base
     [pkg-config]=pkg-config  # building libvirt-python (PyPI) against libvirt-dev

@@ -4,7 +4,7 @@
 #   scripts/lint.sh
 #
 #   ruff                   Python style and bugs in plugins/ tests/ scripts/ (ruff.toml)
-#   shell scripts          shellcheck over scripts/, tests/{lab,e2e,machines,fleet,netfilter,bench,persist,demo,campaign/*}/*.sh, .ci/run
+#   shell scripts          shellcheck over scripts/, tests/{lab,e2e,machines,fleet,netfilter,bench,persist,demo,campaign/*,wifi_vm}/*.sh, .ci/run
 #   ansible-lint           playbooks, roles, task files, galaxy.yml, YAML style via its yamllint-based `yaml` rule
 #                          (.ansible-lint); sees the collection through build/ so kvmnet.bridge.* modules resolve
 #   role-specs             each role's defaults vs argument_specs, README variable tables generated from the specs
@@ -34,7 +34,7 @@ check() {
 check ruff ruff check --no-cache plugins tests scripts
 
 shell_scripts=(scripts/*.sh tests/lab/*.sh tests/e2e/*.sh tests/machines/*.sh tests/fleet/*.sh tests/netfilter/*.sh tests/bench/*.sh
-               tests/persist/*.sh tests/demo/*.sh tests/campaign/*/*.sh)
+               tests/persist/*.sh tests/demo/*.sh tests/campaign/*/*.sh tests/wifi_vm/*.sh)
 [[ -f .ci/run ]] && shell_scripts+=(.ci/run)
 if command -v shellcheck >/dev/null; then
     check shellcheck shellcheck "${shell_scripts[@]}"

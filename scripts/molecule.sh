@@ -4,6 +4,7 @@
 #
 #   scripts/molecule.sh [SCENARIO_DIR...]     default: every roles/*/molecule/*/ and tests/molecule/*/ that has a
 #                                             molecule.yml, e.g. scripts/molecule.sh roles/kvm_bridge_host/molecule/default
+#                                             (those with a `# kvmnet-molecule: long` line first)
 #   KVMNET_MOLECULE_JOBS=N                    scenarios run N at a time in parallel processes (default 2)
 #
 # Each scenario runs as `molecule -c tests/molecule/shared/base.yml test -s NAME` from the directory that holds its
@@ -45,9 +46,17 @@ if (($#)); then
     done
 else
     shopt -s nullglob
+    # scenarios marked `# kvmnet-molecule: long` (a VM boot) start first, so the others share the second lane
+    # instead of waiting behind them at the end
+    long=()
     for file in roles/*/molecule/*/molecule.yml tests/molecule/*/molecule.yml; do
-        scenarios+=("$(dirname "$file")")
+        if grep -qx '# kvmnet-molecule: long' "$file"; then
+            long+=("$(dirname "$file")")
+        else
+            scenarios+=("$(dirname "$file")")
+        fi
     done
+    scenarios=("${long[@]}" "${scenarios[@]}")
     shopt -u nullglob
 fi
 if ((${#scenarios[@]} == 0)); then
