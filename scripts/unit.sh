@@ -21,6 +21,8 @@ trap 'rm -rf "$REPORT_DIR"' EXIT
 TREE="$("$ROOT/scripts/collection-tree.sh")"
 cd "$TREE"
 export PYTHONPATH="$ROOT/build${PYTHONPATH:+:$PYTHONPATH}"
+# the modules' host locks and run records (default /run/kvmnet) go to the run's own temporary directory
+export KVMNET_RUN_DIR="$REPORT_DIR/run"
 rc=0
 # importlib import mode: test files in different directories may share a base name (no __init__.py needed)
 "$VENV/bin/python" -m pytest -p no:cacheprovider --import-mode=importlib -rfEs --junitxml="$REPORT_DIR/junit.xml" \

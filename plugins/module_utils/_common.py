@@ -305,7 +305,7 @@ def netns_identity(netns):
     from ansible_collections.kvmnet.bridge.plugins.module_utils._netns import netns_path  # _netns imports us
     try:
         info = os.stat(netns_path(netns))
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL in the name (refused by _netns with a clear message)
         return None
     return (info.st_dev, info.st_ino)
 

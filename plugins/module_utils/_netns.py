@@ -33,6 +33,11 @@ def netns_path(netns, run_dir=NETNS_RUN_DIR):
 
 def existing_netns_path(netns, run_dir=NETNS_RUN_DIR):
     """:func:`netns_path`, or :class:`ValidationError` when there is no such file (nothing is created)."""
+    if any(ord(char) < 32 or ord(char) == 127 for char in netns):
+        raise ValidationError(
+            'Network namespace %r has a control character: no namespace can have that name. Give the name as'
+            ' `ip netns list` shows it, or the path of a namespace file such as /proc/PID/ns/net.' % netns,
+            netns=netns)
     path = netns_path(netns, run_dir)
     if os.path.exists(path):
         return path
@@ -42,7 +47,7 @@ def existing_netns_path(netns, run_dir=NETNS_RUN_DIR):
             ' shows it, a file in %s) or the path of an existing namespace file (for example /proc/PID/ns/net of'
             ' a process inside it); kvmnet.bridge never creates a namespace.' % (netns, run_dir), netns=netns)
     raise ValidationError(
-        'Network namespace %r does not exist (no %s). Create it first (for example `ip netns add %s`):'
+        'Network namespace %r does not exist (no %r). Create it first (for example `ip netns add %s`):'
         ' kvmnet.bridge never creates a namespace implicitly.' % (netns, path, netns), netns=netns)
 
 
