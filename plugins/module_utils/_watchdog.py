@@ -233,8 +233,9 @@ class Checkpoint(object):
         return alive(ready.get('pid'), ready.get('starttime'), proc)
 
     def status(self, now=None, proc='/proc'):
-        """``arming`` (being armed right now), ``armed``, ``stale`` (the watchdog lives long past its deadline:
-        hung), or ``orphaned`` (no watchdog runs for it, or the record is incomplete)."""
+        """``arming`` (being armed right now by a live task), ``armed``, ``stale`` (the watchdog lives long past its
+        deadline: hung), or ``orphaned`` (no watchdog runs for it, the task arming it died, or the record is
+        incomplete)."""
         now = time.time() if now is None else now
         record = self.record
         if record is None:
@@ -244,6 +245,9 @@ class Checkpoint(object):
                 young = False
             return 'arming' if young and self.ready is None else 'orphaned'
         if self.ready is None:
+            armer = record.get('armer')
+            if armer and not alive(armer.get('pid'), armer.get('starttime'), proc):
+                return 'orphaned'  # the task that armed it died before its watchdog was ready
             return 'arming' if now - record.get('armed_at', 0) < READY_TIMEOUT else 'orphaned'
         if not self.watchdog_alive(proc):
             return 'orphaned'

@@ -318,6 +318,7 @@ from ansible_collections.kvmnet.bridge.plugins.module_utils._watchdog import (
     of_netns,
     program_argv,
     secure_dir,
+    start_time,
     stop_process,
     systemd_argv,
     systemd_probe,
@@ -427,7 +428,8 @@ class NetCheckpointManager(Manager):
         record = dict(id=checkpoint_id, netns=params.get('netns'), netns_id=self.netns_id,
                       interfaces=list(params['interfaces']), timeout=params['timeout'], armed_at=now,
                       armed_at_text=utc(now), expires_at=expires, expires_at_text=utc(expires), snapshot=snapshot,
-                      log=log, python=sys.executable, watchdog_kind=kind)
+                      log=log, python=sys.executable, watchdog_kind=kind,
+                      armer=dict(pid=os.getpid(), starttime=start_time(os.getpid())))
         pid = None
         try:
             os.mkdir(directory, 0o700)

@@ -357,7 +357,8 @@ def _case_id(row):
     return '%s-%s-%s' % (module, family, shown.encode('ascii', 'backslashreplace').decode()[:80])
 
 
-# Formerly known defects (issue 11's campaign found them), fixed: a netns name with a control character is refused naming it escaped.
+# Formerly known defects (found by this campaign), fixed: a netns name with a control character is refused,
+# naming it escaped.
 ROWS += [
     ('linux_bridge', 'unknown', dict(LB, netns='a\nb'), (r'a\nb',), None),
     ('linux_bridge', 'unknown', dict(LB, netns='a\x00b'), (r'a\x00b',), None),

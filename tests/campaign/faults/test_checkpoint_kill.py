@@ -6,7 +6,7 @@ The arm writes the checkpoint record (the snapshot), then starts the detached wa
 module is killed right before the watchdog is launched (the record is written, nothing watches it) and right after
 (the watchdog runs, the module never recorded it). Either way ``state: absent`` must clean up completely: no
 checkpoint directory left, no watchdog process left. A new arm right after a kill before the launch must not be
-refused for a checkpoint that nothing arms any more (see the xfail case: today it is refused for 30 s).
+refused for a checkpoint that nothing arms any more (the record names the arming task's pid: a dead one is orphaned).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -103,9 +103,6 @@ def test_kill_between_snapshot_and_watchdog_then_absent_cleans(when, count):
     count('kill', 'net_checkpoint-arm-%s-watchdog' % when, 1)
 
 
-@pytest.mark.xfail(strict=True, reason='net_checkpoint: a checkpoint record without a ready watchdog counts as'
-                   ' "arming" for READY_TIMEOUT (30 s) even when the process that armed it is dead, so an arm right'
-                   ' after a killed arm is refused as "already armed" (the armer pid is not in the record)')
 def test_arm_right_after_a_kill_before_the_launch_is_not_refused():
     base = tempfile.mkdtemp(prefix='kvmnet-faults-cp-')
     os.chmod(base, 0o700)
