@@ -82,7 +82,7 @@ tarball_check() {
         return 1
     fi
     for f in MANIFEST.json FILES.json meta/runtime.yml meta/execution-environment.yml meta/ee-requirements.txt \
-        bindep.txt tests/smoke/smoke.yml; do
+        bindep.txt LICENSE tests/smoke/smoke.yml; do
         grep -qxF "$f" <<<"$list" || { echo "tarball: no $f"; return 1; }
     done
     [[ -f "$COLL/MANIFEST.json" ]] || { echo "tarball: not installed into $COLL"; return 1; }
