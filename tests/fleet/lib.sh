@@ -90,13 +90,19 @@ fleet_recap() {
 # reader that guards the root namespace (scripts/root-netns-guard.sh show), run in the machine.
 fleet_state() { "$FLEET_MACHINE" exec "$1" "$2" -- "$FLEET_ROOT/scripts/root-netns-guard.sh" show; }
 
-# fleet_settle STATE HOST...: wait (up to ~10 s per host) until each host's network state reads the same twice in a
-# row, half a second apart: links that were just brought up still gain IPv6 link-local addresses and routes and
-# lose NO-CARRIER for a moment, which a before/after comparison must not mistake for a change.
+# fleet_settle STATE HOST...: wait (up to ~30 s per host) until no IPv6 address of the host is tentative, then (up
+# to ~10 s) until its network state reads the same twice in a row, half a second apart: links that were just
+# brought up still gain IPv6 link-local addresses and routes (the local route of a link-local address appears
+# only when its duplicate address detection ends, seconds later under load) and lose NO-CARRIER for a moment,
+# which a before/after comparison must not mistake for a change.
 fleet_settle() {
     local state="$1" host try previous current
     shift
     for host in "$@"; do
+        for ((try = 0; try < 150; try++)); do
+            [[ -n "$("$FLEET_MACHINE" exec "$state" "$host" -- ip -6 address show tentative)" ]] || break
+            sleep 0.2
+        done
         previous="$(fleet_state "$state" "$host")"
         for ((try = 0; try < 20; try++)); do
             sleep 0.5

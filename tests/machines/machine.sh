@@ -16,8 +16,9 @@
 #   pid, netns, starttime   PID of its init (= `ansible_nsenter_pid`), its network namespace, and the init's start
 #                           time (/proc/PID/stat field 22): a PID is only trusted while start time AND network
 #                           namespace still match, so a recycled PID is never signalled or entered
-#   etc.*, var-lib.*        upper and work dirs of the copy-on-write overlays on /etc and /var/lib
-#   usr.*, var-cache.*, var-log.*   the same for /usr, /var/cache and /var/log (machines on an image only)
+#   etc.*, var-lib.*, var-log.*   upper and work dirs of the copy-on-write overlays on /etc, /var/lib and /var/log
+#                           (logs written inside, e.g. net_checkpoint's /var/log/kvmnet-checkpoint, stay inside)
+#   usr.*, var-cache.*      the same for /usr and /var/cache (machines on an image only)
 #   image                   the image the machine was first started on (absent: none); every later start and
 #                           reboot uses it, and a start with another KVMNET_MACHINE_IMAGE is refused
 #   links                   its links, one "IF PEER PEER_IF" a line (recorded by `link` on both machines): what
@@ -28,7 +29,7 @@
 #     only `lo` (up) until `link` cables it to another machine; /sys is that namespace's sysfs, mounted read-only
 #     (with a writable /sys networkd and NetworkManager wait for udev forever: LAB-NOTES);
 #   - UTS (hostname NAME, also in its /etc/hostname), IPC, mount (private propagation) and PID namespaces;
-#   - overlays on /etc and /var/lib (writes land in STATE_DIR/NAME/, the host's files are never changed),
+#   - overlays on /etc, /var/lib and /var/log (writes land in STATE_DIR/NAME/, the host's files are never changed),
 #     with an image (KVMNET_MACHINE_IMAGE=DIR, built by tests/machines/image.sh) also on /usr, /var/cache and
 #     /var/log, each stacked on the image's layer: lowerdir=DIR/TAG.upper:/PATH (the image's packages, e.g.
 #     NetworkManager, systemd-networkd, ifupdown, netplan, exist only inside the machine);
@@ -126,7 +127,7 @@ set -euo pipefail
 name="$1" dir="$2" python="$3" ns="$4" image="$5"
 echo "$name" >/proc/sys/kernel/hostname
 ip link set lo up
-specs=(etc:/etc var-lib:/var/lib)
+specs=(etc:/etc var-lib:/var/lib var-log:/var/log)
 [[ -z "$image" ]] || specs=(usr:/usr etc:/etc var-lib:/var/lib var-cache:/var/cache var-log:/var/log)
 for spec in "${specs[@]}"; do
     tag="${spec%%:*}" target="${spec#*:}" lower="${spec#*:}"
