@@ -5,6 +5,10 @@
 #   tests/wifi_vm/vm.sh start STATE_DIR            build/reuse the image, start the LAN and the VM, wait for SSH
 #   tests/wifi_vm/vm.sh wait  STATE_DIR [SECONDS]  wait until SSH answers (default KVMNET_WIFI_VM_TIMEOUT or 600)
 #   tests/wifi_vm/vm.sh ssh   STATE_DIR [CMD...]   ssh into the guest as root (ssh -F STATE_DIR/ssh_config)
+#   tests/wifi_vm/vm.sh reboot STATE_DIR           `systemctl reboot` in the guest (QEMU keeps running: the overlay
+#                                                  stays), wait for SSH from a new boot (boot_id), then for wlan0
+#                                                  activated with the default route; prints reboot_to_ssh and
+#                                                  reboot_to_wifi (seconds), also appended to STATE_DIR/timings
 #   tests/wifi_vm/vm.sh proxy STATE_DIR            stdin/stdout <-> the guest's SSH port: an ssh ProxyCommand, so
 #                                                  ssh/Ansible on the host reach the guest without any port or
 #                                                  interface in the root network namespace
@@ -38,7 +42,7 @@ TIMEOUT="${KVMNET_WIFI_VM_TIMEOUT:-600}"
 
 log() { printf '[wifi-vm] %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
-usage() { sed -n '4,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '4,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
 
 inside() { "$MACHINE" exec "$STATE/machines" "$NAME" -- "$@"; }
@@ -115,6 +119,41 @@ cmd_wait() {
     done
 }
 
+# guest CMD...: CMD's output over a fresh SSH connection (no master: the old one may be from before a reboot)
+guest() { "${SSH[@]}" -o ControlMaster=no -o ControlPath=none "$@" 2>/dev/null; }
+
+# until_guest LIMIT START WHAT PREDICATE: run the shell function PREDICATE every second until it succeeds; die after
+# LIMIT seconds since START (EPOCHREALTIME) or when QEMU is gone
+until_guest() {
+    local limit="$1" start="$2" what="$3" predicate="$4"
+    until "$predicate"; do
+        qemu_pid >/dev/null || { tail -n 20 "$STATE/console.log" >&2; die "QEMU exited (console above)"; }
+        (( $(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { print int(b - a) }') < limit )) ||
+            { tail -n 20 "$STATE/console.log" >&2; die "$what not reached after ${limit}s ($STATE/console.log)"; }
+        sleep 1
+    done
+}
+
+cmd_reboot() {
+    local old start to_ssh to_wifi
+    qemu_pid >/dev/null || die "no VM runs for $STATE (vm.sh start first)"
+    old="$(guest cat /proc/sys/kernel/random/boot_id)" || die "no SSH to the guest before the reboot"
+    start=$EPOCHREALTIME
+    guest systemctl reboot || true  # the connection may close before ssh sees the exit status
+    "${SSH[@]}" -O exit >/dev/null 2>&1 || true  # the connection master (ControlPersist) of the old boot
+    new_boot() { local id; id="$(guest cat /proc/sys/kernel/random/boot_id)" && [[ -n "$id" && "$id" != "$old" ]]; }
+    until_guest "$TIMEOUT" "$start" "SSH from a new boot" new_boot
+    to_ssh="$(elapsed "$start")"
+    wifi_up() {
+        [[ "$(guest nmcli -t -g GENERAL.STATE device show wlan0)" == "100 (connected)" &&
+           "$(guest ip -4 -o route show default dev wlan0)" == *"via $WIFI_VM_AP_ADDR "* ]]
+    }
+    until_guest "$TIMEOUT" "$start" "wlan0 activated with the default route" wifi_up
+    to_wifi="$(elapsed "$start")"
+    printf 'reboot_to_ssh %s\nreboot_to_wifi %s\n' "$to_ssh" "$to_wifi" | tee -a "$STATE/timings"
+    log "rebooted: SSH after $to_ssh s, Wi-Fi (wlan0 connected, default route) after $to_wifi s"
+}
+
 cmd_start() {
     local image start pid p
     ! qemu_pid >/dev/null || die "a VM already runs for $STATE (PID $(cat "$STATE/qemu.pid")): vm.sh stop first"
@@ -175,6 +214,7 @@ shift 2
 case "$VERB" in
     start) [[ $# -eq 0 ]] || usage; cmd_start ;;
     stop) [[ $# -eq 0 ]] || usage; cmd_stop ;;
+    reboot) [[ $# -eq 0 ]] || usage; cmd_reboot ;;
     wait) [[ $# -le 1 ]] || usage; cmd_wait "${1:-$TIMEOUT}" ;;
     ssh) exec "${SSH[@]}" "$@" ;;
     proxy)
