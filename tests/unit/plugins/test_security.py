@@ -377,7 +377,7 @@ def test_networkd_files_parse_to_exactly_the_expected_keys():
     for item in files:
         entries = ini_entries(item.content)
         assert {(section, key) for section, key, dummy in entries} == NETWORKD_KEYS[paths[item.path]]
-        assert entries == [(s, k, v) for s, k, v in _persist_networkd._ini(item.content)]  # networkd's own reading
+        assert entries == list(_persist_networkd._ini(item.content))  # networkd's own reading
     network = dict(((s, k), v) for s, k, v in ini_entries(files[1].content) if k != 'Address')
     assert network[('Match', 'Name')] == 'br-0.a@b+c_9'
     assert [v for s, k, v in ini_entries(files[1].content) if k == 'Address'] == ['192.0.2.10/24', '2001:db8::10/64']
