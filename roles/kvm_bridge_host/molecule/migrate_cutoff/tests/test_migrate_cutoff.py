@@ -85,7 +85,7 @@ def cut_at(host):
 def test_the_role_failed_with_the_watchdogs_log(result):
     message = result['message']
     assert result['task'] == 'Apply | Fail, the host was restored', result
-    assert 'failed at \'Apply | Round trip, ping -n -c 1 -w 5 %s\'' % GATEWAY in message, message
+    assert 'failed at \'Apply | Round trip, ping -n -c 1 -w 5 -- %s\'' % GATEWAY in message, message
     assert 'The host is as it was before this run' in message, message
     assert 'The watchdog log on the host, %s/' % LOG_DIR in message, message
     assert 'RESULT: restored' in message, message
