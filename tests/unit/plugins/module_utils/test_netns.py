@@ -26,7 +26,7 @@ def test_missing_name_suggests_ip_netns_add(tmp_path):
     with pytest.raises(ValidationError) as caught:
         _netns.existing_netns_path('lab', run_dir=str(tmp_path))
     assert caught.value.msg == (
-        "Network namespace 'lab' does not exist (no %s/lab). Create it first (for example `ip netns add lab`):"
+        "Network namespace 'lab' does not exist (no '%s/lab'). Create it first (for example `ip netns add lab`):"
         " kvmnet.bridge never creates a namespace implicitly." % tmp_path)
     assert caught.value.details == dict(netns='lab')
 
