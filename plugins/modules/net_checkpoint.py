@@ -39,6 +39,7 @@ extends_documentation_fragment:
   - kvmnet.bridge.attributes
   - kvmnet.bridge.attributes.NETLINK_GROUP
   - kvmnet.bridge.netns
+  - kvmnet.bridge.run_lock
 attributes:
   idempotent:
     description:
@@ -142,33 +143,10 @@ EXAMPLES = r'''
 
 RETURN = r'''
 interrupted_runs:
-  description:
-    - Records of earlier runs of this task that were killed (or lost their host) while applying their plan, found
-      in C(/run/kvmnet/) and removed by this run. Each is also a warning that says whether this run repaired
-      what it left half done. See the host lock and run record in the collection's docs/decisions.md.
+  description: Earlier runs of this task killed while applying their plan (see the notes); each is also a warning.
   returned: when an earlier run was interrupted
   type: list
   elements: dict
-  contains:
-    module:
-      description: The module of the interrupted run.
-      type: str
-    target:
-      description: The object it worked on (bridge, port, tap, network, backend).
-      type: str
-    pid:
-      description: The process ID the interrupted run had.
-      type: int
-    applied:
-      description: How many operations of its plan it had applied.
-      type: int
-    total:
-      description: How many operations its plan had.
-      type: int
-    operations:
-      description: Its plan, as in RV(operations).
-      type: list
-      elements: dict
 changed:
   description: Whether a checkpoint was armed, committed or removed (in check mode, would be).
   returned: always
