@@ -7,37 +7,47 @@
 #   tests/wifi_vm/image.sh key      print the current cache key
 #   tests/wifi_vm/image.sh clean    remove the image (the downloaded .debs in build/cache/wifi-vm-debs stay)
 #
-# Cache: build/wifi-vm/ (KVMNET_WIFI_VM_CACHE overrides) holds disk.qcow2 (ext4 root file system, zstd-compressed
-# qcow2: vm.sh boots a copy-on-write overlay of it, the image itself is never written), vmlinuz and initrd.img
-# (direct kernel boot, no boot loader), id_ed25519(.pub) (the key pair root's authorized_keys holds), packages
-# (what was installed, with versions), build.log, and `complete` = the key: sha256 of this script (package list
-# included) and of lib.sh's values that are baked into the guest (names, MACs, addresses, SSID). A differing key rebuilds; a build goes to DIR.new and
-# replaces DIR only when complete; concurrent builds wait for each other (flock DIR.lock).
+# Two variants of the laptop from one build (one debootstrap, one key), each its own disk: the network stack that
+# owns the Wi-Fi station, and so the one the role must detect and persist through:
+#   networkmanager  NetworkManager (keyfile profile for wlan0, WPA2); systemd-networkd masked
+#   networkd        systemd-networkd (.network with DHCP for wlan0) + wpa_supplicant@wlan0; network-manager purged
+# Cache: build/wifi-vm/ (KVMNET_WIFI_VM_CACHE overrides) holds disk-VARIANT.qcow2 (ext4 root file system,
+# zstd-compressed qcow2: vm.sh boots a copy-on-write overlay of it, the image itself is never written) and
+# packages-VARIANT (what is installed, with versions), vmlinuz and initrd.img (shared: direct kernel boot, no boot
+# loader), id_ed25519(.pub) (the key pair root's authorized_keys holds), build.log, and `complete` = the key: sha256
+# of this script (package list included) and of lib.sh's values that are baked into the guest (names, MACs,
+# addresses, SSID). A differing key rebuilds; a build goes to DIR.new and replaces DIR only when complete;
+# concurrent builds wait for each other (flock DIR.lock).
 # Build: `debootstrap --foreign --variant=minbase --include=PACKAGES` downloads (the only step with network, in the
 # root network namespace: the Debian mirror) and unpacks; the second stage (dpkg, maintainer scripts) and the guest
 # configuration run chrooted in fresh mount, PID and network namespaces with a policy-rc.d that forbids starting
 # services. The initramfs is built once with MODULES=list (virtio, ext4 only: ~6 s, ~7 MB instead of ~45 s, 36 MB).
-# The guest (see guest_config): net.ifnames=0 and MAC-matched names (eth0 wired, mgmt0 management), mgmt0 static
-# 10.0.2.15/24 without gateway and unmanaged by NetworkManager, mac80211_hwsim radios=2 at boot, a unit
-# kvmnet-wifi-ap that moves wlan1's phy into netns `ap` and runs hostapd (WPA2, channel 6) and dnsmasq (DHCP,
-# router = the AP's address) there, NetworkManager with no-auto-default=* and a WPA2 keyfile for wlan0 pinned to
-# the AP's channel. Needs root, debootstrap, qemu-utils, e2fsprogs, openssh-client, util-linux.
+# The guest (see common_config): net.ifnames=0 and MAC-matched names (eth0 wired, mgmt0 management), mgmt0 static
+# 10.0.2.15/24 without gateway (a oneshot unit; no network stack manages it), mac80211_hwsim radios=4 at boot: wlan0
+# the laptop's station, wlan1 the access point (a unit kvmnet-wifi-ap moves its phy into netns `ap` and runs
+# hostapd, WPA2 on channel 6, and dnsmasq, DHCP with router = the AP's address, there), wlan2 and wlan3 spare for
+# the kernel-feature cases (tests/wifi_vm/kernel.sh: no stack manages them). Then the variant's stack for wlan0
+# (networkmanager_config, networkd_config), pinned to the AP's channel. Needs root, debootstrap, qemu-utils,
+# e2fsprogs, openssh-client, util-linux.
 set -euo pipefail
 
 # shellcheck source=tests/wifi_vm/lib.sh disable=SC1091
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # The guest's packages (part of the key). What the roles need on the target: python3, python3-pyroute2 (>= 0.7,
-# Debian 12 has 0.7.2), iproute2, NetworkManager (the persistence backend of this laptop).
+# Debian 12 has 0.7.2), iproute2, NetworkManager (the persistence backend of the networkmanager variant; purged
+# from the networkd variant, whose stack systemd ships).
 PACKAGES=(systemd systemd-sysv udev dbus libpam-systemd kmod linux-image-amd64 initramfs-tools
           network-manager wpasupplicant iw hostapd dnsmasq-base openssh-server python3 python3-pyroute2
           iproute2 iputils-ping procps)
 INITRAMFS_MODULES=(virtio_pci virtio_blk virtio_net ext4)
 DISK_SIZE=3G
+VARIANTS=(networkmanager networkd)
+HWSIM_RADIOS=4
 # lib.sh's values that end up in the guest (part of the key; vm.sh's QEMU and LAN settings are not)
 BAKED=(WIFI_VM_SUITE WIFI_VM_ETH0_MAC WIFI_VM_MGMT_IF WIFI_VM_MGMT_MAC WIFI_VM_MGMT_ADDR WIFI_VM_AP_NETNS
        WIFI_VM_SSID WIFI_VM_PSK WIFI_VM_CHANNEL WIFI_VM_AP_ADDR WIFI_VM_AP_PREFIX WIFI_VM_AP_RANGE)
-FORMAT=1
+FORMAT=2
 DEBS="$WIFI_VM_ROOT/build/cache/wifi-vm-debs"   # debootstrap's download cache: survives a key change
 
 log() { printf '[wifi-vm image] %s\n' "$*" >&2; }
@@ -46,8 +56,8 @@ usage() { sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; 
 
 key() {
     {
-        printf 'format %s\nsuite %s\npackages %s\ninitramfs %s\ndisk %s\n' "$FORMAT" "$WIFI_VM_SUITE" \
-            "${PACKAGES[*]}" "${INITRAMFS_MODULES[*]}" "$DISK_SIZE"
+        printf 'format %s\nsuite %s\npackages %s\ninitramfs %s\ndisk %s\nvariants %s\nradios %s\n' "$FORMAT" \
+            "$WIFI_VM_SUITE" "${PACKAGES[*]}" "${INITRAMFS_MODULES[*]}" "$DISK_SIZE" "${VARIANTS[*]}" "$HWSIM_RADIOS"
         sha256sum "$WIFI_VM_HERE/image.sh" | cut -d' ' -f1
         declare -p "${BAKED[@]}"
     } | sha256sum | cut -d' ' -f1
@@ -88,8 +98,9 @@ pre_config() {
     printf '#!/bin/sh\n# kvmnet wifi VM build: never start services\nexit 101\n' | put "$r" /usr/sbin/policy-rc.d 0755
 }
 
-# The guest's configuration (written into the root file system; units enabled offline in the chroot).
-guest_config() {
+# The guest's configuration both variants share (written into the root file system; units enabled offline in the
+# chroot).
+common_config() {
     local r="$1" pubkey="$2"
     echo wifi-laptop | put "$r" /etc/hostname 0644
     printf '127.0.0.1 localhost\n127.0.1.1 wifi-laptop\n' | put "$r" /etc/hosts 0644
@@ -99,9 +110,10 @@ guest_config() {
         put "$r" /etc/systemd/network/10-kvmnet-eth0.link 0644
     printf '[Match]\nMACAddress=%s\n\n[Link]\nName=%s\n' "$WIFI_VM_MGMT_MAC" "$WIFI_VM_MGMT_IF" |
         put "$r" /etc/systemd/network/10-kvmnet-mgmt.link 0644
-    # two hwsim radios at boot: wlan0 (the laptop's station), wlan1 (the AP, moved into netns ap)
+    # hwsim radios at boot: wlan0 (the laptop's station), wlan1 (the AP, moved into netns ap), wlan2 and wlan3
+    # (spare: the kernel-feature cases move them into namespaces of their own)
     echo mac80211_hwsim | put "$r" /etc/modules-load.d/kvmnet-wifi.conf 0644
-    echo 'options mac80211_hwsim radios=2' | put "$r" /etc/modprobe.d/kvmnet-wifi.conf 0644
+    echo "options mac80211_hwsim radios=$HWSIM_RADIOS" | put "$r" /etc/modprobe.d/kvmnet-wifi.conf 0644
     put "$r" /etc/kvmnet-laptop/hostapd.conf 0600 <<EOF
 interface=wlan1
 driver=nl80211
@@ -176,7 +188,7 @@ EOF
 [Unit]
 Description=kvmnet: Wi-Fi access point (hwsim radio in netns ap, hostapd WPA2 + dnsmasq DHCP)
 After=systemd-modules-load.service systemd-udevd.service
-Before=NetworkManager.service
+Before=NetworkManager.service wpa_supplicant@wlan0.service
 
 [Service]
 Type=oneshot
@@ -187,12 +199,27 @@ ExecStop=/usr/local/sbin/kvmnet-laptop ap-stop
 [Install]
 WantedBy=multi-user.target
 EOF
+    printf 'UseDNS no\nPermitRootLogin prohibit-password\nPasswordAuthentication no\n' |
+        put "$r" /etc/ssh/sshd_config.d/kvmnet.conf 0644
+    put "$r" /root/.ssh/authorized_keys 0600 <"$pubkey"
+    chmod 0700 "$r/root/.ssh"
+    printf '[Journal]\nStorage=volatile\n' | put "$r" /etc/systemd/journald.conf.d/kvmnet.conf 0644
+    in_chroot "$r" systemctl enable kvmnet-mgmt.service kvmnet-wifi-ap.service ssh.service
+    # nothing a 2-core TCG boot does not need
+    in_chroot "$r" systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer \
+        getty@tty1.service systemd-networkd-wait-online.service hostapd.service
+}
+
+# The networkmanager variant: NetworkManager owns wlan0 (a WPA2 keyfile profile), leaves the management NIC and
+# the other radios alone, and invents no "Wired connection" for eth0 (no-auto-default); networkd is masked.
+networkmanager_config() {
+    local r="$1"
     put "$r" /etc/NetworkManager/conf.d/90-kvmnet-laptop.conf 0644 <<EOF
 [main]
 no-auto-default=*
 
 [keyfile]
-unmanaged-devices=interface-name:$WIFI_VM_MGMT_IF;interface-name:wlan1;interface-name:hwsim*
+unmanaged-devices=interface-name:$WIFI_VM_MGMT_IF;interface-name:wlan1;interface-name:wlan2;interface-name:wlan3;interface-name:hwsim*
 EOF
     put "$r" /etc/NetworkManager/system-connections/kvmnet-wifi.nmconnection 0600 <<EOF
 [connection]
@@ -218,16 +245,55 @@ method=auto
 [ipv6]
 method=disabled
 EOF
-    printf 'UseDNS no\nPermitRootLogin prohibit-password\nPasswordAuthentication no\n' |
-        put "$r" /etc/ssh/sshd_config.d/kvmnet.conf 0644
-    put "$r" /root/.ssh/authorized_keys 0600 <"$pubkey"
-    chmod 0700 "$r/root/.ssh"
-    printf '[Journal]\nStorage=volatile\n' | put "$r" /etc/systemd/journald.conf.d/kvmnet.conf 0644
-    in_chroot "$r" systemctl enable kvmnet-mgmt.service kvmnet-wifi-ap.service NetworkManager.service ssh.service
-    # nothing a 2-core TCG boot does not need
-    in_chroot "$r" systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer \
-        getty@tty1.service systemd-networkd.service systemd-networkd-wait-online.service \
-        NetworkManager-wait-online.service hostapd.service
+    in_chroot "$r" systemctl enable NetworkManager.service
+    in_chroot "$r" systemctl mask systemd-networkd.service NetworkManager-wait-online.service
+}
+
+# The networkd variant: network-manager purged; wpa_supplicant@wlan0 (WPA2) associates wlan0 and systemd-networkd
+# leases its address (DHCP, the default route via the AP); no .network file matches eth0, mgmt0 or the other radios
+# (networkd leaves them unmanaged). wpa_supplicant's D-Bus service (NetworkManager's helper) is masked.
+networkd_config() {
+    local r="$1"
+    in_chroot "$r" dpkg --purge network-manager
+    put "$r" /etc/wpa_supplicant/wpa_supplicant-wlan0.conf 0600 <<EOF
+ctrl_interface=DIR=/run/wpa_supplicant GROUP=root
+update_config=0
+network={
+    ssid="$WIFI_VM_SSID"
+    key_mgmt=WPA-PSK
+    psk="$WIFI_VM_PSK"
+    scan_freq=$WIFI_VM_FREQ
+    freq_list=$WIFI_VM_FREQ
+}
+EOF
+    put "$r" /etc/systemd/network/40-kvmnet-wlan0.network 0644 <<EOF
+# the laptop's Wi-Fi station (wpa_supplicant@wlan0 associates it): its address and default route from the AP
+[Match]
+Name=wlan0
+
+[Network]
+DHCP=ipv4
+LinkLocalAddressing=no
+IPv6AcceptRA=no
+EOF
+    in_chroot "$r" systemctl enable systemd-networkd.service wpa_supplicant@wlan0.service
+    in_chroot "$r" systemctl mask wpa_supplicant.service
+}
+
+# finish_disk ROOTFS DIR VARIANT: the package list, the build's leftovers out, ROOTFS into DIR/disk-VARIANT.qcow2
+# (ROOTFS removed afterwards).
+finish_disk() {
+    local rootfs="$1" dir="$2" variant="$3"
+    # shellcheck disable=SC2016  # dpkg-query's format
+    in_chroot "$rootfs" dpkg-query -W -f '${Package} ${Version}\n' >"$dir/packages-$variant"
+    rm -f "$rootfs/usr/sbin/policy-rc.d"
+    rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* "$rootfs"/usr/share/doc/* \
+        "$rootfs"/usr/share/man/* "$rootfs"/usr/share/locale/*
+    truncate -s "$DISK_SIZE" "$dir/disk-$variant.raw"
+    mkfs.ext4 -q -L kvmnet-root -d "$rootfs" "$dir/disk-$variant.raw"
+    rm -rf -- "$rootfs"
+    qemu-img convert -c -O qcow2 -o compression_type=zstd "$dir/disk-$variant.raw" "$dir/disk-$variant.qcow2"
+    rm -f "$dir/disk-$variant.raw"
 }
 
 cmd_build() {
@@ -263,24 +329,26 @@ cmd_build() {
         die "debootstrap (second stage) failed"
     fi
     log "installed in $(elapsed "$start") s"
-    guest_config "$rootfs" "$new/id_ed25519.pub" >>"$new/build.log" 2>&1
-    # shellcheck disable=SC2016  # dpkg-query's format
-    in_chroot "$rootfs" dpkg-query -W -f '${Package} ${Version}\n' >"$new/packages"
-    rm -f "$rootfs/usr/sbin/policy-rc.d"
-    rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* "$rootfs"/usr/share/doc/* \
-        "$rootfs"/usr/share/man/* "$rootfs"/usr/share/locale/*
+    common_config "$rootfs" "$new/id_ed25519.pub" >>"$new/build.log" 2>&1
     cp "$(realpath "$rootfs/vmlinuz")" "$new/vmlinuz"
     cp "$(realpath "$rootfs/initrd.img")" "$new/initrd.img"
-    truncate -s "$DISK_SIZE" "$new/disk.raw"
-    mkfs.ext4 -q -L kvmnet-root -d "$rootfs" "$new/disk.raw"
-    rm -rf -- "$rootfs"
-    qemu-img convert -c -O qcow2 -o compression_type=zstd "$new/disk.raw" "$new/disk.qcow2"
-    rm -f "$new/disk.raw"
+    # each variant from a copy of the common tree (the last one from the tree itself)
+    local variant variant_rootfs
+    for variant in "${VARIANTS[@]}"; do
+        variant_rootfs="$rootfs"
+        if [[ "$variant" != "${VARIANTS[-1]}" ]]; then
+            variant_rootfs="$new/rootfs-$variant"
+            cp -a -- "$rootfs" "$variant_rootfs"
+        fi
+        "${variant}_config" "$variant_rootfs" >>"$new/build.log" 2>&1
+        finish_disk "$variant_rootfs" "$new" "$variant"
+        log "$variant disk in $(elapsed "$start") s"
+    done
     printf '%s\n' "$want" >"$new/complete"
     trap - EXIT
     rm -rf -- "$dir"
     mv -- "$new" "$dir"
-    log "built $dir in $(elapsed "$start") s (disk $(du -h "$dir/disk.qcow2" | cut -f1), initrd $(du -h "$dir/initrd.img" | cut -f1))"
+    log "built $dir in $(elapsed "$start") s (disks $(du -ch "$dir"/disk-*.qcow2 | tail -n 1 | cut -f1), initrd $(du -h "$dir/initrd.img" | cut -f1))"
     printf '%s\n' "$dir"
 }
 

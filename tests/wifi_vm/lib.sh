@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # The wireless-only laptop VM's constants, shared by image.sh (baked into the guest), vm.sh (QEMU, the LAN) and
-# check.sh (the assertions): one place for every name, MAC and address.
+# before.sh (the "Before" assertions): one place for every name, MAC and address.
 # shellcheck disable=SC2034  # used by the scripts that source this file
 
 WIFI_VM_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"

@@ -2,12 +2,14 @@
 # The wireless-only laptop VM (issue 12): Debian 12 under QEMU TCG, its wired eth0 cabled to a LAN with a DHCP router,
 # Wi-Fi (two mac80211_hwsim radios, the AP inside the guest) carrying its default route.
 #
-#   tests/wifi_vm/vm.sh start STATE_DIR            build/reuse the image, start the LAN and the VM, wait for SSH
+#   tests/wifi_vm/vm.sh start STATE_DIR            build/reuse the image, start the LAN and the VM, wait for SSH;
+#                                                  KVMNET_WIFI_VM_VARIANT picks the laptop's network stack:
+#                                                  networkmanager (default) or networkd (image.sh's variants)
 #   tests/wifi_vm/vm.sh wait  STATE_DIR [SECONDS]  wait until SSH answers (default KVMNET_WIFI_VM_TIMEOUT or 600)
 #   tests/wifi_vm/vm.sh ssh   STATE_DIR [CMD...]   ssh into the guest as root (ssh -F STATE_DIR/ssh_config)
 #   tests/wifi_vm/vm.sh reboot STATE_DIR           `systemctl reboot` in the guest (QEMU keeps running: the overlay
 #                                                  stays), wait for SSH from a new boot (boot_id), then for wlan0
-#                                                  activated with the default route; prints reboot_to_ssh and
+#                                                  associated with the default route; prints reboot_to_ssh and
 #                                                  reboot_to_wifi (seconds), also appended to STATE_DIR/timings
 #   tests/wifi_vm/vm.sh proxy STATE_DIR            stdin/stdout <-> the guest's SSH port: an ssh ProxyCommand, so
 #                                                  ssh/Ansible on the host reach the guest without any port or
@@ -26,7 +28,7 @@
 #     machine's own loopback.
 # Nothing is created in the root network namespace. STATE_DIR keeps: machines/ (machine.sh state), lan/ (router
 # state, DHCP leases), disk.qcow2, console.log (the guest's serial console), qemu.pid (QEMU's PID as seen from
-# here) + qemu.starttime (guarding against a recycled PID), timings, ssh_config: host `wifi-laptop` for
+# here) + qemu.starttime (guarding against a recycled PID), variant, timings, ssh_config: host `wifi-laptop` for
 # `ssh -F STATE_DIR/ssh_config wifi-laptop` (also testinfra, Ansible), through `vm.sh proxy` (ProxyCommand), with
 # a connection master (ControlPersist 120 s, ended by stop).
 # A start that fails half way stops what it started.
@@ -144,19 +146,22 @@ cmd_reboot() {
     new_boot() { local id; id="$(guest cat /proc/sys/kernel/random/boot_id)" && [[ -n "$id" && "$id" != "$old" ]]; }
     until_guest "$TIMEOUT" "$start" "SSH from a new boot" new_boot
     to_ssh="$(elapsed "$start")"
+    # both variants' stacks: associated (iw) and the DHCP lease's default route installed
     wifi_up() {
-        [[ "$(guest nmcli -t -g GENERAL.STATE device show wlan0)" == "100 (connected)" &&
+        [[ "$(guest iw dev wlan0 link)" == "Connected to "* &&
            "$(guest ip -4 -o route show default dev wlan0)" == *"via $WIFI_VM_AP_ADDR "* ]]
     }
-    until_guest "$TIMEOUT" "$start" "wlan0 activated with the default route" wifi_up
+    until_guest "$TIMEOUT" "$start" "wlan0 associated with the default route" wifi_up
     to_wifi="$(elapsed "$start")"
     printf 'reboot_to_ssh %s\nreboot_to_wifi %s\n' "$to_ssh" "$to_wifi" | tee -a "$STATE/timings"
-    log "rebooted: SSH after $to_ssh s, Wi-Fi (wlan0 connected, default route) after $to_wifi s"
+    log "rebooted: SSH after $to_ssh s, Wi-Fi (wlan0 associated, default route) after $to_wifi s"
 }
 
 cmd_start() {
-    local image start pid p
+    local image start pid p variant="${KVMNET_WIFI_VM_VARIANT:-networkmanager}"
     ! qemu_pid >/dev/null || die "a VM already runs for $STATE (PID $(cat "$STATE/qemu.pid")): vm.sh stop first"
+    [[ "$variant" == networkmanager || "$variant" == networkd ]] ||
+        die "KVMNET_WIFI_VM_VARIANT must be networkmanager or networkd, not '$variant'"
     image="$("$WIFI_VM_HERE/image.sh" build)"
     cmd_stop 2>/dev/null  # leftovers of a VM that died
     # any failure from here on (a failed command, die, a signal) stops what was started
@@ -173,7 +178,8 @@ cmd_start() {
         ip link set tap-eth0 master lan0
         ip link set tap-eth0 up
         ip link set lan0 up'
-    qemu-img create -q -f qcow2 -F qcow2 -b "$image/disk.qcow2" "$STATE/disk.qcow2"
+    qemu-img create -q -f qcow2 -F qcow2 -b "$image/disk-$variant.qcow2" "$STATE/disk.qcow2"
+    printf '%s\n' "$variant" >"$STATE/variant"
     write_ssh_config "$image"
     : >"$STATE/console.log"
     inside qemu-system-x86_64 -name kvmnet-wifi-laptop -nodefaults -no-user-config -display none \
@@ -196,7 +202,7 @@ cmd_start() {
     [[ -n "$pid" ]] || { log "QEMU is not running"; false; }
     start_time "$pid" >"$STATE/qemu.starttime"
     printf '%s\n' "$pid" >"$STATE/qemu.pid"
-    log "QEMU PID $pid started ($(elapsed "$start") s after the start of the LAN), waiting for SSH"
+    log "QEMU PID $pid started ($variant variant, $(elapsed "$start") s after the start of the LAN), waiting for SSH"
     cmd_wait "$TIMEOUT"
     trap - EXIT ERR INT TERM HUP
     printf 'boot_to_ssh %s\n' "$(elapsed "$start")" >"$STATE/timings"
