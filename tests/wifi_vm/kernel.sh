@@ -15,13 +15,14 @@
 #    refused, a Wi-Fi station refused (sysfs, namespace by name, namespace by path: EOPNOTSUPP), wireless_4addr
 #    against a wds_sta=1 access point with real traffic, an 802.1Q and a dummy device as ports, host_interfaces_info
 #    on all of them. Everything in guest namespaces (kvmnet-kc-*), except the station refusal in the guest's root
-#    namespace, which changes nothing there.
+#    namespace, which changes nothing there. Two ansible-playbook lanes at once (the radio groups in one, the
+#    others in the other): under TCG a task costs ~2 s of guest CPU, and the guest has two vCPUs.
 # 4. vm.sh stop (also on failure or a signal), then the root network namespace guard (scripts/root-netns-guard.sh:
 #    nothing here may touch this machine's).
-# Log: build/logs/wifi-vm-kernel.log (the playbook's output). Prints a summary: each case that passed in the VM
+# Log: build/logs/wifi-vm-kernel.log (both lanes' output, one after the other). Prints a summary: each case that passed in the VM
 # (the playbook's `KVMNET-CASE: <name>` lines), each failure (`KVMNET-CASE-FAILED: ...`), the skips
 # (`KVMNET-SKIP: ...`, scripts/skips.sh), the cases that skip by design on this kernel (`KVMNET-BY-DESIGN: ...`),
-# timings (boot to SSH, to Wi-Fi, each group of cases, the playbook).
+# timings (the stage, boot to SSH, to Wi-Fi, the cases, each group).
 # Exit status: 0 if the playbook passed, at least one case ran and none failed; 1 otherwise.
 set -euo pipefail
 
@@ -43,6 +44,7 @@ usage() { sed -n '5p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 [[ -x "$PLAYBOOK_BIN" ]] || { log ".venv has no ansible-playbook: run scripts/bootstrap.sh"; exit 1; }
 cd "$ROOT"
 mkdir -p build/logs "$STATE"
+stage_start=$EPOCHREALTIME
 
 # --- 1. the collection copy -------------------------------------------------------------------------------------
 rm -rf "$COLLECTION_ROOT"
@@ -139,11 +141,13 @@ printf '\n=== wifi-vm-kernel: the modules on the VM'"'"'s Debian kernel (%s) ===
     "$(grep -o 'KVMNET-KERNEL: [^"]*' "$LOG" | head -n 1 | cut -d' ' -f2-)"
 printf 'cases run in the VM (%d passed):\n' "${#cases[@]}"
 printf '    %s\n' "${cases[@]}"
-if ((${#failures[@]})); then printf 'FAILED (%d):\n' "${#failures[@]}"; printf '    %s\n' "${failures[@]}"; fi
+if ((${#failures[@]})); then printf 'FAILED (%d):\n' "${#failures[@]}"; printf '    %.320s\n' "${failures[@]}"; fi
 printf 'skipped (KVMNET-SKIP, %d):\n' "${#skips[@]}"
 ((${#skips[@]} == 0)) || printf '    %s\n' "${skips[@]}"
 if ((${#by_design[@]})); then printf 'skipped by design on this kernel:\n'; printf '    %s\n' "${by_design[@]}"; fi
-printf 'timings (s): boot to SSH %s, to Wi-Fi %s, cases %s (two lanes at once; each group:)\n' "$boot_to_ssh" "$boot_to_wifi" "$playbook"
+# the stage so far (the collection copy, the VM's start, the cases; not the VM's stop)
+printf 'timings (s): stage %s, boot to SSH %s, to Wi-Fi %s, cases %s (two lanes at once), per group:\n' \
+    "$(elapsed "$stage_start")" "$boot_to_ssh" "$boot_to_wifi" "$playbook"
 ((${#times[@]} == 0)) || printf '    %s\n' "${times[@]}"
 printf 'log: %s\n' "${LOG#"$ROOT/"}"
 if ((rc != 0)); then
