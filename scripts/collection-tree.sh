@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Materialise the collection at build/ansible_collections/kvmnet/bridge and print that path.
+# Materialise the collection at COLLECTIONS_DIR/ansible_collections/kvmnet/bridge and print that path.
 #
-#   scripts/collection-tree.sh
+#   scripts/collection-tree.sh [COLLECTIONS_DIR]     default COLLECTIONS_DIR: build (the shared copy)
+#
+# A tool that runs for long on the collection (molecule, the Wi-Fi VM's kernel cases) takes a private
+# COLLECTIONS_DIR: the shared copy is replaced whenever lint, the unit or the integration tests run.
 #
 # ansible-test needs the collection under a real ansible_collections/NAMESPACE/NAME directory (it rejects symlinks),
 # so this makes a plain copy of the working tree: every tracked or untracked-but-not-ignored file
@@ -10,11 +13,13 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+(($# <= 1)) || { sed -n '4p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+COLLECTIONS_DIR="$(realpath -m "${1:-$ROOT/build}")"
 cd "$ROOT"
 
 NAMESPACE=kvmnet
 NAME=bridge
-DEST="$ROOT/build/ansible_collections/$NAMESPACE/$NAME"
+DEST="$COLLECTIONS_DIR/ansible_collections/$NAMESPACE/$NAME"
 
 # Build the new copy next to the old one, then swap, so an interrupted run never leaves a half tree in place.
 mkdir -p "$(dirname "$DEST")"

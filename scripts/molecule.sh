@@ -70,16 +70,10 @@ export KVMNET_ROOT="$ROOT"
 export PATH="$ROOT/.venv/bin:$PATH"
 export NO_COLOR=1 ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 PY_COLORS=0 PYTHONDONTWRITEBYTECODE=1 COLUMNS=160
 mkdir -p build/logs build/molecule
-# A private copy of the collection for this run: scripts/collection-tree.sh replaces build/ansible_collections/...
-# whenever any other tool (lint, unit tests) runs, which would pull the role from under a running scenario. Here it
-# runs in a private mount namespace where build/ansible_collections is this run's own directory.
+# A private copy of the collection for this run: the shared one (build/ansible_collections) is replaced whenever
+# any other tool (lint, unit tests) runs, which would pull the role from under a running scenario.
 COLLECTION_ROOT="$ROOT/build/molecule/collection"
-rm -rf "$COLLECTION_ROOT"
-mkdir -p "$COLLECTION_ROOT/ansible_collections" build/ansible_collections
-# shellcheck disable=SC2016  # expanded by that sh
-unshare --mount --propagation private sh -ec \
-    'mount --bind "$1/ansible_collections" build/ansible_collections; exec scripts/collection-tree.sh >/dev/null' \
-    kvmnet-collection "$COLLECTION_ROOT"
+scripts/collection-tree.sh "$COLLECTION_ROOT" >/dev/null
 [[ -f "$COLLECTION_ROOT/ansible_collections/kvmnet/bridge/galaxy.yml" ]] ||
     { log "the collection copy in $COLLECTION_ROOT is incomplete"; exit 1; }
 export KVMNET_COLLECTION_ROOT="$COLLECTION_ROOT"

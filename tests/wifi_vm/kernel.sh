@@ -4,11 +4,10 @@
 #
 #   tests/wifi_vm/kernel.sh [STATE_DIR]     (root, from anywhere; default STATE_DIR build/wifi-vm-kernel)
 #
-# 1. A private copy of the collection (scripts/collection-tree.sh, run in a private mount namespace where
-#    build/ansible_collections is build/wifi-vm-kernel-collection/ansible_collections: the shared copy that lint and
-#    the integration tests use is never replaced under them).
+# 1. A private copy of the collection (scripts/collection-tree.sh build/wifi-vm-kernel-collection: the shared copy
+#    is replaced whenever lint or the integration tests run).
 # 2. tests/wifi_vm/vm.sh start STATE_DIR (the networkmanager variant: image built or reused, LAN, QEMU TCG, SSH),
-#    then wait until NetworkManager has wlan0 associated with the default route via the access point (timed).
+#    then vm.sh wifi: wlan0 associated with the default route via the access point (timed).
 # 3. The copy's tests/wifi_vm/kernel_cases.yml (.venv/bin/ansible-playbook; host wifi-laptop over
 #    ssh -F STATE_DIR/ssh_config; the guest's /usr/bin/python3 with Debian's pyroute2; the integration targets as
 #    roles, so the cases reuse their task files): linux_bridge vlan_filtering, bridge_port VLANs, a bond member
@@ -47,12 +46,7 @@ mkdir -p build/logs "$STATE"
 stage_start=$EPOCHREALTIME
 
 # --- 1. the collection copy -------------------------------------------------------------------------------------
-rm -rf "$COLLECTION_ROOT"
-mkdir -p "$COLLECTION_ROOT/ansible_collections" build/ansible_collections
-# shellcheck disable=SC2016  # expanded by that sh
-unshare --mount --propagation private sh -ec \
-    'mount --bind "$1/ansible_collections" build/ansible_collections; exec scripts/collection-tree.sh >/dev/null' \
-    kvmnet-collection "$COLLECTION_ROOT"
+scripts/collection-tree.sh "$COLLECTION_ROOT" >/dev/null
 COPY="$COLLECTION_ROOT/ansible_collections/kvmnet/bridge"
 [[ -f "$COPY/galaxy.yml" && -f "$COPY/tests/wifi_vm/kernel_cases.yml" ]] ||
     { log "the collection copy in $COLLECTION_ROOT is incomplete"; exit 1; }
@@ -79,15 +73,7 @@ trap 'log "hangup"; exit 129' HUP
 start=$EPOCHREALTIME
 KVMNET_WIFI_VM_VARIANT=networkmanager "$WIFI_VM_HERE/vm.sh" start "$STATE"
 boot_to_ssh="$(elapsed "$start")"
-wifi_up() {
-    [[ "$("$WIFI_VM_HERE/vm.sh" ssh "$STATE" ip -4 -o route show default dev wlan0 2>/dev/null)" == \
-        *"via $WIFI_VM_AP_ADDR "* ]]
-}
-until wifi_up; do
-    (( $(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { print int(b - a) }') < 300 )) ||
-        { log "no default route via wlan0 300 s after the start"; exit 1; }
-    sleep 1
-done
+"$WIFI_VM_HERE/vm.sh" wifi "$STATE" 300 >/dev/null
 boot_to_wifi="$(elapsed "$start")"
 log "VM up: SSH after $boot_to_ssh s, wlan0's default route after $boot_to_wifi s"
 

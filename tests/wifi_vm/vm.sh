@@ -6,6 +6,8 @@
 #                                                  KVMNET_WIFI_VM_VARIANT picks the laptop's network stack:
 #                                                  networkmanager (default) or networkd (image.sh's variants)
 #   tests/wifi_vm/vm.sh wait  STATE_DIR [SECONDS]  wait until SSH answers (default KVMNET_WIFI_VM_TIMEOUT or 600)
+#   tests/wifi_vm/vm.sh wifi  STATE_DIR [SECONDS]  wait until wlan0 is associated with the default route via the
+#                                                  AP (either variant's stack); prints the seconds it waited
 #   tests/wifi_vm/vm.sh ssh   STATE_DIR [CMD...]   ssh into the guest as root (ssh -F STATE_DIR/ssh_config)
 #   tests/wifi_vm/vm.sh reboot STATE_DIR           `systemctl reboot` in the guest (QEMU keeps running: the overlay
 #                                                  stays), wait for SSH from a new boot (boot_id), then for wlan0
@@ -44,7 +46,7 @@ TIMEOUT="${KVMNET_WIFI_VM_TIMEOUT:-600}"
 
 log() { printf '[wifi-vm] %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
-usage() { sed -n '4,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '4,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
 
 inside() { "$MACHINE" exec "$STATE/machines" "$NAME" -- "$@"; }
@@ -136,6 +138,21 @@ until_guest() {
     done
 }
 
+# wifi_up: wlan0 associated (iw) and the DHCP lease's default route via the AP installed (both variants' stacks)
+wifi_up() {
+    [[ "$(guest iw dev wlan0 link)" == "Connected to "* &&
+       "$(guest ip -4 -o route show default dev wlan0)" == *"via $WIFI_VM_AP_ADDR "* ]]
+}
+
+cmd_wifi() {
+    local limit="${1:-$TIMEOUT}" start=$EPOCHREALTIME
+    [[ "$limit" =~ ^[0-9]+$ ]] || die "wifi: SECONDS must be a whole number, not '$limit'"
+    qemu_pid >/dev/null || die "no VM runs for $STATE (vm.sh start first)"
+    until_guest "$limit" "$start" "wlan0 associated with the default route" wifi_up
+    elapsed "$start"
+    echo
+}
+
 cmd_reboot() {
     local old start to_ssh to_wifi
     qemu_pid >/dev/null || die "no VM runs for $STATE (vm.sh start first)"
@@ -146,11 +163,6 @@ cmd_reboot() {
     new_boot() { local id; id="$(guest cat /proc/sys/kernel/random/boot_id)" && [[ -n "$id" && "$id" != "$old" ]]; }
     until_guest "$TIMEOUT" "$start" "SSH from a new boot" new_boot
     to_ssh="$(elapsed "$start")"
-    # both variants' stacks: associated (iw) and the DHCP lease's default route installed
-    wifi_up() {
-        [[ "$(guest iw dev wlan0 link)" == "Connected to "* &&
-           "$(guest ip -4 -o route show default dev wlan0)" == *"via $WIFI_VM_AP_ADDR "* ]]
-    }
     until_guest "$TIMEOUT" "$start" "wlan0 associated with the default route" wifi_up
     to_wifi="$(elapsed "$start")"
     printf 'reboot_to_ssh %s\nreboot_to_wifi %s\n' "$to_ssh" "$to_wifi" | tee -a "$STATE/timings"
@@ -222,6 +234,7 @@ case "$VERB" in
     stop) [[ $# -eq 0 ]] || usage; cmd_stop ;;
     reboot) [[ $# -eq 0 ]] || usage; cmd_reboot ;;
     wait) [[ $# -le 1 ]] || usage; cmd_wait "${1:-$TIMEOUT}" ;;
+    wifi) [[ $# -le 1 ]] || usage; cmd_wifi "${1:-$TIMEOUT}" ;;
     ssh) exec "${SSH[@]}" "$@" ;;
     proxy)
         [[ $# -eq 0 ]] || usage
